@@ -1,0 +1,160 @@
+"""Tensor factories: zeros, ones, full, random draws, ranges, identity and the *_like forms."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _memory, _settings
+from ._tensor import Tensor, resolve_alias
+
+__all__ = ["zeros", "ones", "full", "normal", "uniform", "randn", "rand", "arange", "eye",
+           "zeros_like", "ones_like", "tensor"]
+
+
+def _shape(shape: Any, op: str) -> tuple:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: negative dimension in shape {shape}")
+    return shape
+
+
+def _finish(values: np.ndarray, op: str, comp_grad, requires_grad, label, device) -> Tensor:
+    comp_grad = resolve_alias(op, comp_grad, requires_grad, "comp_grad", "requires_grad")
+    _settings.require_device(device, op)
+    if comp_grad is None:
+        comp_grad = values.dtype.kind == "f" and _settings.get_comp_grad()
+    elif comp_grad and values.dtype.kind != "f":
+        raise ValueError(f"{op}: only float tensors can have gradients, got dtype {values.dtype}")
+    t = Tensor._wrap(values, bool(comp_grad))
+    t.label = label
+    return t
+
+
+def full(shape: Any, fill_value: float, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+         label: Optional[str] = None, device: Optional[str] = None, *,
+         requires_grad: Optional[bool] = None) -> Tensor:
+    """A tensor of `shape` filled with `fill_value`.
+
+    Example:
+        >>> sg.full((2, 2), 7.0).values
+        array([[7., 7.], [7., 7.]], dtype=float32)
+    """
+    values = _memory.empty(_shape(shape, "full"), _settings.check_dtype(dtype, "full"))
+    values.fill(fill_value)
+    return _finish(values, "full", comp_grad, requires_grad, label, device)
+
+
+def zeros(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+          label: Optional[str] = None, device: Optional[str] = None, *,
+          requires_grad: Optional[bool] = None) -> Tensor:
+    """A tensor of zeros. Example: `sg.zeros((2, 3)).shape == (2, 3)`."""
+    return full(shape, 0, dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def ones(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+         label: Optional[str] = None, device: Optional[str] = None, *,
+         requires_grad: Optional[bool] = None) -> Tensor:
+    """A tensor of ones. Example: `sg.ones(3).values` is `[1., 1., 1.]`."""
+    return full(shape, 1, dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def _random(draw, shape, dtype, op, comp_grad, requires_grad, label, device) -> Tensor:
+    shape = _shape(shape, op)
+    dtype = _settings.check_dtype(dtype, op)
+    if dtype not in _settings.FLOAT_DTYPES:
+        raise TypeError(f"{op}: random values need a float dtype, got {dtype}")
+    values = _memory.empty(shape, dtype)
+    np.copyto(values, draw(_settings.rng(), shape), casting="unsafe")
+    return _finish(values, op, comp_grad, requires_grad, label, device)
+
+
+def normal(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+           label: Optional[str] = None, device: Optional[str] = None, mu: float = 0.0,
+           sigma: float = 1.0, *, requires_grad: Optional[bool] = None) -> Tensor:
+    """Samples from N(mu, sigma^2), drawn from the seeded source (`sg.seed`).
+
+    Example:
+        >>> sg.normal((1, 3, 28, 28)).shape
+        (1, 3, 28, 28)
+    """
+    if sigma < 0:
+        raise ValueError(f"normal: sigma must be non-negative, got {sigma}")
+    return _random(lambda g, s: g.normal(mu, sigma, s), shape, dtype, "normal", comp_grad,
+                   requires_grad, label, device)
+
+
+def uniform(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+            label: Optional[str] = None, device: Optional[str] = None, low: float = 0.0,
+            high: float = 1.0, *, requires_grad: Optional[bool] = None) -> Tensor:
+    """Samples from U[low, high), drawn from the seeded source."""
+    if high < low:
+        raise ValueError(f"uniform: high ({high}) is below low ({low})")
+    return _random(lambda g, s: g.uniform(low, high, s), shape, dtype, "uniform", comp_grad,
+                   requires_grad, label, device)
+
+
+def randn(*shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+          label: Optional[str] = None, device: Optional[str] = None,
+          requires_grad: Optional[bool] = None) -> Tensor:
+    """Standard normal samples; `sg.randn(2, 3)` or `sg.randn((2, 3))`."""
+    shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    return normal(shape, dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+         label: Optional[str] = None, device: Optional[str] = None,
+         requires_grad: Optional[bool] = None) -> Tensor:
+    """Uniform [0, 1) samples; `sg.rand(2, 3)` or `sg.rand((2, 3))`."""
+    shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    return uniform(shape, dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: Optional[str] = None,
+           comp_grad: Optional[bool] = None, label: Optional[str] = None,
+           device: Optional[str] = None, *, requires_grad: Optional[bool] = None) -> Tensor:
+    """Evenly spaced values in [start, stop), as numpy.arange. Example: `sg.arange(3)` -> [0, 1, 2]."""
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    out = _memory.empty(values.shape, _settings.check_dtype(dtype, "arange"))
+    np.copyto(out, values, casting="unsafe")
+    return _finish(out, "arange", comp_grad, requires_grad, label, device)
+
+
+def eye(n: int, m: Optional[int] = None, dtype: Optional[str] = None,
+        comp_grad: Optional[bool] = None, label: Optional[str] = None,
+        device: Optional[str] = None, *, requires_grad: Optional[bool] = None) -> Tensor:
+    """The n x m identity matrix. Example: `sg.eye(2).values` is `[[1, 0], [0, 1]]`."""
+    t = zeros((n, n if m is None else m), dtype, comp_grad, label, device, requires_grad=requires_grad)
+    np.fill_diagonal(t._values, 1)
+    return t
+
+
+def zeros_like(x: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+               label: Optional[str] = None, device: Optional[str] = None, *,
+               requires_grad: Optional[bool] = None) -> Tensor:
+    """Zeros with the shape (and, unless given, dtype) of `x`."""
+    dtype = dtype or (x.dtype if isinstance(x, Tensor) else None)
+    return zeros(np.shape(x), dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def ones_like(x: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+              label: Optional[str] = None, device: Optional[str] = None, *,
+              requires_grad: Optional[bool] = None) -> Tensor:
+    """Ones with the shape (and, unless given, dtype) of `x`."""
+    dtype = dtype or (x.dtype if isinstance(x, Tensor) else None)
+    return ones(np.shape(x), dtype, comp_grad, label, device, requires_grad=requires_grad)
+
+
+def tensor(values: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
+           label: Optional[str] = None, device: Optional[str] = None, *,
+           requires_grad: Optional[bool] = None) -> Tensor:
+    """Same as `sg.Tensor(values, ...)`."""
+    return Tensor(values, comp_grad, label, dtype, device, requires_grad=requires_grad)

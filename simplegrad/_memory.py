@@ -1,0 +1,75 @@
+"""Core-buffer allocation for the Python layer, and the memory and thread controls of the C++ core."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """A new uninitialised array in a core buffer. `dtype`: name or NumPy dtype."""
+    return _core.empty(shape, np.dtype(dtype).name)
+
+
+def to_core(array: np.ndarray) -> np.ndarray:
+    """`array` itself when its memory is a core buffer, else a copy in one (shape and dtype kept)."""
+    if _core.owner_of(array) is not None:
+        return array
+    out = _core.empty(array.shape, array.dtype.name)
+    np.copyto(out, array)
+    return out
+
+
+def contiguous(array: np.ndarray) -> np.ndarray:
+    """`array` if it is a C-contiguous core array, else a C-contiguous copy in a core buffer."""
+    if array.flags.c_contiguous:
+        return to_core(array)
+    out = _core.empty(array.shape, array.dtype.name)
+    np.copyto(out, array)
+    return out
+
+
+def memory_stats() -> dict:
+    """The core allocator's accounting.
+
+    Returns:
+        {"bytes_in_use", "bytes_cached", "peak_bytes", "buffers"}: bytes held by live tensors and
+        kernel scratch, bytes kept in the allocator's cache for reuse, the peak of bytes_in_use since
+        start or `reset_peak_memory()`, and the number of live blocks.
+
+    Example:
+        >>> before = sg.memory_stats()["bytes_in_use"]
+        >>> t = sg.zeros((1000,)); sg.memory_stats()["bytes_in_use"] - before
+        4000
+    """
+    return dict(_core.memory_stats())
+
+
+def reset_peak_memory() -> None:
+    """Sets `peak_bytes` to the bytes in use now."""
+    _core.reset_peak_memory()
+
+
+def empty_cache() -> None:
+    """Hands every cached (free) block back to the operating system."""
+    _core.empty_cache()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads the C++ kernels use (n >= 1).
+
+    Example:
+        >>> sg.set_num_threads(1); sg.get_num_threads()
+        1
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive thread count, got {n}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads the C++ kernels use."""
+    return _core.get_num_threads()

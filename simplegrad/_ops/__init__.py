@@ -1,0 +1,48 @@
+"""The functional ops, and their attachment to Tensor as operators and methods."""
+
+from __future__ import annotations
+
+from .._tensor import Tensor
+from . import arithmetic, reductions, shape
+from .arithmetic import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .shape import *  # noqa: F401,F403
+
+__all__ = arithmetic.__all__ + reductions.__all__ + shape.__all__
+
+
+def _reflected(function):
+    return lambda self, other: function(arithmetic.operand(other, self), self)
+
+
+def _attach() -> None:
+    """Operators and methods of Tensor; each functional op `f(x, ...)` is also `x.f(...)`."""
+    T = Tensor
+    T.__add__ = arithmetic.add
+    T.__radd__ = _reflected(arithmetic.add)
+    T.__sub__ = arithmetic.sub
+    T.__rsub__ = _reflected(arithmetic.sub)
+    T.__mul__ = arithmetic.mul
+    T.__rmul__ = _reflected(arithmetic.mul)
+    T.__truediv__ = arithmetic.div
+    T.__rtruediv__ = _reflected(arithmetic.div)
+    T.__pow__ = arithmetic.pow
+    T.__rpow__ = _reflected(arithmetic.pow)
+    T.__matmul__ = arithmetic.matmul
+    T.__rmatmul__ = lambda self, other: arithmetic.matmul(other, self)
+    T.__neg__ = arithmetic.neg
+    T.__lt__ = arithmetic.less
+    T.__le__ = arithmetic.less_equal
+    T.__gt__ = arithmetic.greater
+    T.__ge__ = arithmetic.greater_equal
+    T.__getitem__ = shape.getitem
+    T.reshape = lambda self, *new_shape: shape.reshape(self, shape._shape_arg(new_shape))
+    T.flatten = shape.flatten
+    T.transpose = shape.transpose
+    T.permute = shape.permute
+    T.T = property(lambda self: shape.permute(self, *reversed(range(self.ndim))))
+    T.sum = reductions.sum
+    T.mean = reductions.mean
+
+
+_attach()

@@ -1,0 +1,53 @@
+"""Helpers the op files share: operand conversion, output allocation, dim normalisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._memory import empty
+from .._tensor import Tensor, as_tensor
+
+__all__ = ["empty", "operand", "normalize_dims", "float_input", "Tensor", "as_tensor"]
+
+
+def operand(value: Any, like: Tensor) -> Any:
+    """A binary op's other operand: Tensors pass, Python numbers stay weak scalars (keep `like`'s
+    dtype), NumPy scalars/arrays and lists become non-differentiable tensors of `like`'s dtype."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic)):
+        return value
+    if isinstance(value, (np.ndarray, np.generic, list, tuple, bool)):
+        return as_tensor(value, like)
+    raise TypeError(f"unsupported operand type {type(value).__name__} for a Tensor op")
+
+
+def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
+    """`dim` (None, int or tuple, negatives allowed) as a sorted tuple of axes; IndexError if out of range."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be an int or tuple of ints, got {dim!r}")
+        if not -ndim <= d < max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(d) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated dim in {dim!r}")
+    return tuple(sorted(out))
+
+
+def float_input(x: Any, op: str) -> Tensor:
+    """`x` as a Tensor, checking it holds floats (differentiable ops need them)."""
+    if not isinstance(x, Tensor):
+        if isinstance(x, (np.ndarray, list, tuple, int, float, np.generic)):
+            x = as_tensor(x)
+        else:
+            raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x._values.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
+    return x

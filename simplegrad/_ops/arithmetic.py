@@ -1,0 +1,244 @@
+"""Element-wise arithmetic (+ - * / ** and negation), matmul and comparisons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._autograd import Context, Function
+from ._util import Tensor, empty, operand
+from ._util import operand as operand  # re-exported for _ops/__init__
+
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
+           "less", "less_equal", "greater", "greater_equal"]
+
+
+def _binary_out(ufunc, a, b) -> np.ndarray:
+    out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), np.result_type(a, b))
+    ufunc(a, b, out=out)
+    return out
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        return _binary_out(np.add, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        return _binary_out(np.subtract, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return g, (_binary_out(np.multiply, g, -1) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_out(np.multiply, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        a, b = ctx.saved_tensors
+        ga = _binary_out(np.multiply, g, b) if ctx.needs_input_grad[0] else None
+        gb = _binary_out(np.multiply, g, a) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_out(np.divide, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        a, b = ctx.saved_tensors
+        ga = _binary_out(np.divide, g, b) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = _binary_out(np.multiply, g, a)
+            np.divide(gb, np.multiply(b, b), out=gb)
+            np.negative(gb, out=gb)
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        out = _binary_out(np.power, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            # d(a^b)/da = b * a^(b-1)
+            ga = _binary_out(np.power, a, np.subtract(b, 1))
+            np.multiply(ga, b, out=ga)
+            np.multiply(ga, g, out=ga)
+        if ctx.needs_input_grad[1]:
+            # d(a^b)/db = a^b * log(a), taken as 0 where a^b == 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.log(a)
+            gb = _binary_out(np.multiply, out, g)
+            np.multiply(gb, np.where(out == 0, 0, log_a), out=gb)
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx: Context, a):
+        out = empty(a.shape, a.dtype)
+        np.negative(a, out=out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        out = empty(g.shape, g.dtype)
+        np.negative(g, out=out)
+        return out
+
+
+class MatMul(Function):
+    """a @ b with NumPy's rules for 1-D operands and batch broadcasting."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul: both operands need at least one dimension")
+        inner_a = a.shape[-1]
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if inner_a != inner_b:
+            raise ValueError(
+                f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({inner_a} != {inner_b})"
+            )
+        ctx.save_for_backward(a, b)
+        return _matmul(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:  # inner product: g is a scalar
+            return _binary_out(np.multiply, g, b), _binary_out(np.multiply, g, a)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = _matmul(g2, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if ctx.needs_input_grad[1]:
+            gb = _matmul(np.swapaxes(a2, -1, -2), g2)
+            if b.ndim == 1:
+                gb = gb[..., :, 0]
+        return ga, gb
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product into a core buffer (NumPy's matmul; the core GEMM replaces it for 2-D float input)."""
+    result_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    if a.ndim == 1 and b.ndim == 1:
+        out_shape = ()
+    elif a.ndim == 1:
+        out_shape = b.shape[:-2] + (b.shape[-1],)
+    elif b.ndim == 1:
+        out_shape = a.shape[:-1]
+    else:
+        out_shape = tuple(result_shape) + (a.shape[-2], b.shape[-1])
+    out = empty(out_shape, np.result_type(a, b))
+    np.matmul(a, b, out=out)
+    return out
+
+
+def _compare(ufunc, a: Tensor, b: Any) -> Tensor:
+    b = operand(b, a)
+    bv = b._values if isinstance(b, Tensor) else b
+    out = empty(np.broadcast_shapes(a.shape, np.shape(bv)), "bool")
+    ufunc(a._values, bv, out=out)
+    return Tensor._wrap(out, False)
+
+
+def add(a, b) -> Tensor:
+    """a + b with broadcasting."""
+    return Add.apply(a, operand(b, a), oper="+")
+
+
+def sub(a, b) -> Tensor:
+    """a - b with broadcasting."""
+    return Sub.apply(a, operand(b, a), oper="-")
+
+
+def mul(a, b) -> Tensor:
+    """a * b with broadcasting."""
+    return Mul.apply(a, operand(b, a), oper="*")
+
+
+def div(a, b) -> Tensor:
+    """a / b with broadcasting."""
+    return Div.apply(a, operand(b, a), oper="/")
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - mirrors the operator's name
+    """a ** b with broadcasting."""
+    return Pow.apply(a, operand(b, a), oper="**")
+
+
+def neg(a) -> Tensor:
+    """-a."""
+    return Neg.apply(a, oper="neg")
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands, batch broadcasting).
+
+    Shapes: (..., m, k) @ (..., k, n) -> (..., m, n); (k,) @ (k, n) -> (n,).
+    Example:
+        >>> (sg.ones((2, 3)) @ sg.ones((3, 4))).shape
+        (2, 4)
+    """
+    if not isinstance(a, Tensor):
+        a = operand(a, b)
+        if not isinstance(a, Tensor):
+            raise TypeError("matmul: scalar operands are not allowed, use *")
+    b = operand(b, a)
+    if not isinstance(b, Tensor):
+        raise TypeError("matmul: scalar operands are not allowed, use *")
+    return MatMul.apply(a, b, oper="@")
+
+
+def equal(a, b) -> Tensor:
+    """Element-wise a == b as a bool tensor (no gradient)."""
+    return _compare(np.equal, a, b)
+
+
+def less(a, b) -> Tensor:
+    return _compare(np.less, a, b)
+
+
+def less_equal(a, b) -> Tensor:
+    return _compare(np.less_equal, a, b)
+
+
+def greater(a, b) -> Tensor:
+    return _compare(np.greater, a, b)
+
+
+def greater_equal(a, b) -> Tensor:
+    return _compare(np.greater_equal, a, b)

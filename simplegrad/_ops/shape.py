@@ -1,0 +1,134 @@
+"""Shape ops: reshape, flatten, transpose, permute and differentiable indexing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._autograd import Context, Function
+from ._util import Tensor, empty
+
+__all__ = ["reshape", "flatten", "transpose", "permute", "getitem"]
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx: Context, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) into {shape}") from None
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return g.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx: Context, x, dims):
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return g.transpose(np.argsort(ctx.dims))
+
+
+def _is_basic(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))
+        for item in items
+        if not isinstance(item, bool)
+    ) and not any(isinstance(item, bool) for item in items)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx: Context, x, index):
+        ctx.shape, ctx.index, ctx.dtype = x.shape, index, x.dtype
+        try:
+            return x[index]
+        except IndexError as error:
+            raise IndexError(f"getitem: {error}") from None
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        out = empty(ctx.shape, ctx.dtype)
+        out.fill(0)
+        if _is_basic(ctx.index):
+            out[ctx.index] = g
+        else:
+            np.add.at(out, ctx.index, g)
+        return out
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x: Tensor, new_shape: Any) -> Tensor:
+    """x with a new shape of the same size (-1 infers one dim).
+
+    Example:
+        >>> sg.reshape(sg.zeros((2, 3)), (3, 2)).shape
+        (3, 2)
+    """
+    shape = _shape_arg((new_shape,) if isinstance(new_shape, (int, np.integer)) else (new_shape,))
+    return Reshape.apply(x, shape, oper="reshape")
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merges dims start_dim..end_dim into one.
+
+    Example:
+        >>> sg.flatten(sg.zeros((2, 3, 4)), 1).shape
+        (2, 12)
+    """
+    ndim = max(x.ndim, 1)
+    start, end = start_dim % ndim, end_dim % ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.shape[:start] + (int(np.prod(x.shape[start:end + 1])),) + x.shape[end + 1:]
+    return Reshape.apply(x, shape, oper="flatten")
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    """Reorders the axes of x.
+
+    Example:
+        >>> sg.permute(sg.zeros((2, 3, 4)), 2, 0, 1).shape
+        (4, 2, 3)
+    """
+    dims = _shape_arg(dims)
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} axes")
+    return Permute.apply(x, tuple(d % max(x.ndim, 1) for d in dims), oper="permute")
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swaps two axes of x."""
+    if x.ndim < 2:
+        return Permute.apply(x, tuple(range(x.ndim)), oper="transpose")
+    dims = list(range(x.ndim))
+    try:
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    except IndexError:
+        raise IndexError(f"transpose: dims ({dim0}, {dim1}) out of range for {x.ndim} dims") from None
+    return Permute.apply(x, tuple(dims), oper="transpose")
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """x[index] (ints, slices, ellipsis, None, integer arrays, boolean masks) with a gradient."""
+    if isinstance(index, Tensor):
+        index = index._values
+    elif isinstance(index, tuple):
+        index = tuple(i._values if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    return GetItem.apply(x, index, oper="getitem")

@@ -1,0 +1,17 @@
+// threads.hpp: the size of the core's OpenMP pool, one process-wide setting read by every parallel kernel.
+#pragma once
+#include <cstdint>
+
+namespace sg {
+
+int num_threads();            // threads a parallel kernel may use (>= 1)
+void set_num_threads(int n);  // n >= 1; throws std::invalid_argument otherwise
+bool openmp_enabled();
+
+// Threads to use for `work` units of arithmetic (FLOPs or bytes): tiny problems run on one thread,
+// since waking the pool costs more than it saves below ~1 MFLOP.
+inline int threads_for(std::int64_t work) {
+    return work < (std::int64_t(1) << 20) ? 1 : num_threads();
+}
+
+}  // namespace sg

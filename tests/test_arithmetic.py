@@ -1,0 +1,65 @@
+"""Element-wise arithmetic, matmul and comparisons: forward against NumPy, gradients against finite differences."""
+
+import numpy as np
+import pytest
+
+import simplegrad as sg
+from gradcheck import check_op
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3))])
+@pytest.mark.parametrize(
+    "op,ref",
+    [
+        (lambda a, b: a + b, np.add),
+        (lambda a, b: a - b, np.subtract),
+        (lambda a, b: a * b, np.multiply),
+        (lambda a, b: a / b, np.divide),
+    ],
+)
+def test_binary_broadcasting(shapes, op, ref, rng):
+    a = rng.standard_normal(shapes[0])
+    b = rng.uniform(0.5, 2.0, shapes[1])
+    check_op(op, [a, b], ref)
+
+
+def test_pow_both_inputs(rng):
+    a = rng.uniform(0.5, 2.0, (3, 4))
+    b = rng.uniform(-1.0, 2.0, (4,))
+    check_op(lambda x, y: x ** y, [a, b], np.power)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
+                                    ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5))])
+def test_matmul(shapes, rng):
+    a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    check_op(lambda x, y: x @ y, [a, b], np.matmul)
+
+
+def test_scalars_and_arrays_keep_tensor_dtype(rng):
+    t = sg.Tensor(rng.standard_normal((2, 3)))
+    for result in [t * 2.0, 2 * t, t - np.float64(1.0), np.float64(2.0) * t, np.ones(3) / t,
+                   t + np.ones((2, 3)), -t, 1.0 - t, 2.0 ** t]:
+        assert isinstance(result, sg.Tensor) and result.dtype == "float32"
+    np.testing.assert_allclose((np.ones(3) - t).values, 1 - t.values)
+
+
+def test_reflected_ops_gradients(rng):
+    a = rng.uniform(0.5, 2.0, (2, 3))
+    check_op(lambda x: 1.5 / x + 2.0 - x * 3.0 + 2.0 ** x, [a],
+             lambda x: 1.5 / x + 2.0 - x * 3.0 + 2.0 ** x)
+
+
+def test_comparisons_are_not_differentiable():
+    t = sg.Tensor([1.0, 2.0, 3.0])
+    for mask, expected in [(t > 1.5, [0, 1, 1]), (t >= 2, [0, 1, 1]), (t < 2, [1, 0, 0]), (t <= 1, [1, 0, 0])]:
+        assert not mask.comp_grad
+        np.testing.assert_array_equal(mask.values, np.array(expected, dtype=bool))
+    np.testing.assert_array_equal(sg.equal(t, sg.Tensor([1.0, 0.0, 3.0])).values, [True, False, True])
+    assert (t == t) is True and (t == sg.Tensor([1.0, 2.0, 3.0])) is False
+    assert len({t, t}) == 1
+
+
+def test_matmul_shape_mismatch_names_op():
+    with pytest.raises(ValueError, match="^matmul"):
+        sg.ones((2, 3)) @ sg.ones((4, 2))
