@@ -34,6 +34,11 @@ from ._settings import (  # noqa: E402
     validate_device,
 )
 from ._tensor import Tensor  # noqa: E402
+from ._serialization import load, save  # noqa: E402
+from . import data, nn, optimizers, schedulers  # noqa: E402
+
+opt = optimizers
+sch = schedulers
 
 __version__ = _core.__version__
 
@@ -43,7 +48,7 @@ __all__ = [
     "available_devices", "cuda_is_available", "default_device", "get_default_device",
     "validate_device", "seed", "get_seed",
     "memory_stats", "reset_peak_memory", "empty_cache", "set_num_threads", "get_num_threads",
-    "__version__",
+    "__version__", "nn", "opt", "sch", "data", "save", "load",
 ] + list(_factory_names) + list(_op_names)
 
 del _os

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Optional
 
 import numpy as np
@@ -17,7 +18,9 @@ def _shape(shape: Any, op: str) -> tuple:
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
-        shape = tuple(int(s) for s in shape)
+        if isinstance(shape, (str, bytes)):
+            raise TypeError
+        shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):

@@ -1,35 +1,307 @@
-// gemm.cpp: TEMPORARY reference GEMM (triple loop) so the other kernels build; the packed BLIS GEMM replaces it.
+// gemm.cpp: the packed, cache-blocked (BLIS-style) GEMM framework around the per-ISA micro-kernels.
+//
+// Loops, outermost first (block sizes from the table in gemm_kernels.hpp; the micro-kernel contract
+// -- what it reads, beta == 0 never reading C, edge tiles -- is written there once):
+//   ic over m by MC       : rows of A
+//     pc over k by ~KC    : pack A[ic:ic+MC, pc:pc+KC] into MR-row micro-panels (the big block)
+//       jc over n by NC   : pack B[pc:pc+KC, jc:jc+NC] into NR-column micro-panels (stays in L2)
+//         ir over MR      : one A micro-panel (stays in L1) ...
+//           jr over NR    : ... against every B micro-panel of the block: one micro-kernel call
+// The k range is cut into equal blocks of at most KC (no thin remainder block).
+// Threads split the columns of C (each packs its own B blocks; the A block is shared, packed by all
+// threads between two barriers) or, when C has too few NR-column panels, the rows (each thread then
+// packs its own A and B). The k loop is never split, so every element of C is summed in the same
+// order whatever the number of threads: results are bit-identical for 1 and N threads.
 #include "gemm.hpp"
 
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "buffer.hpp"
+#include "gemm_kernels.hpp"
+#include "threads.hpp"
+
+#ifdef SIMPLEGRAD_OPENMP
+#include <omp.h>
+#endif
 
 namespace sg {
 
 namespace {
-template <typename T>
-void reference_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-                    const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-                    std::int64_t ldc) {
-    if (m < 0 || n < 0 || k < 0) throw std::invalid_argument("gemm: negative size");
-    for (std::int64_t i = 0; i < m; ++i)
-        for (std::int64_t j = 0; j < n; ++j) {
-            T sum = 0;
-            for (std::int64_t p = 0; p < k; ++p)
-                sum += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
-            c[i * ldc + j] = beta == T(0) ? alpha * sum : alpha * sum + beta * c[i * ldc + j];
-        }
+
+using gemm_detail::BlockSizes;
+
+constexpr int kMaxMr = 16;  // most rows of a register tile (pack_a keeps one pointer per row)
+
+constexpr bool blocks_are_whole_tiles(const BlockSizes& s) {
+    return s.mr <= kMaxMr && s.mc % s.mr == 0 && s.nc % s.nr == 0 && s.mr * s.nr <= gemm_detail::kMaxTileElements;
 }
+static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
+                  blocks_are_whole_tiles(gemm_detail::kGenericF64) &&
+                  blocks_are_whole_tiles(gemm_detail::kAvx2F32) &&
+                  blocks_are_whole_tiles(gemm_detail::kAvx2F64) &&
+                  blocks_are_whole_tiles(gemm_detail::kAvx512F32) &&
+                  blocks_are_whole_tiles(gemm_detail::kAvx512F64),
+              "MC and NC must be whole multiples of the register tile");
+
+template <typename T>
+using Kernel = void (*)(std::int64_t, const T*, const T*, T, T, T*, std::int64_t);
+
+template <typename T>
+struct Problem {
+    bool trans_a, trans_b;
+    std::int64_t m, n, k;
+    T alpha;
+    const T* a;
+    std::int64_t lda;
+    const T* b;
+    std::int64_t ldb;
+    T beta;
+    T* c;
+    std::int64_t ldc;
+};
+
+std::int64_t ceil_div(std::int64_t x, std::int64_t y) { return (x + y - 1) / y; }
+
+// pack_a: op(A)[i0:i0+rows, p0:p0+kc] -> MR-row micro-panels, dst[panel][p][i], rows zero-padded.
+template <typename T>
+void pack_a(const Problem<T>& g, std::int64_t i0, std::int64_t rows, std::int64_t p0,
+            std::int64_t kc, int mr, T* dst) {
+    for (std::int64_t r0 = 0; r0 < rows; r0 += mr, dst += mr * kc) {
+        const std::int64_t valid = std::min<std::int64_t>(mr, rows - r0);
+        if (g.trans_a) {  // A stored [k, m]: the rows of a panel are contiguous per p
+            const T* src = g.a + p0 * g.lda + (i0 + r0);
+            for (std::int64_t p = 0; p < kc; ++p, src += g.lda) {
+                T* out = dst + p * mr;
+                std::int64_t i = 0;
+                for (; i < valid; ++i) out[i] = src[i];
+                for (; i < mr; ++i) out[i] = T(0);
+            }
+        } else {  // A stored [m, k]: read the panel's rows side by side, write contiguously
+            const T* src[kMaxMr];
+            for (std::int64_t i = 0; i < valid; ++i) src[i] = g.a + (i0 + r0 + i) * g.lda + p0;
+            for (std::int64_t p = 0; p < kc; ++p) {
+                T* out = dst + p * mr;
+                std::int64_t i = 0;
+                for (; i < valid; ++i) out[i] = src[i][p];
+                for (; i < mr; ++i) out[i] = T(0);
+            }
+        }
+    }
+}
+
+// pack_b: op(B)[p0:p0+kc, j0:j0+cols] -> NR-column micro-panels dst[panel][p][j], zero-padded.
+template <typename T>
+void pack_b(const Problem<T>& g, std::int64_t p0, std::int64_t kc, std::int64_t j0,
+            std::int64_t cols, int nr, T* dst) {
+    const std::int64_t panels = ceil_div(cols, nr);
+    if (g.trans_b) {  // B stored [n, k]: each column of op(B) is contiguous over p
+        for (std::int64_t jp = 0; jp < panels; ++jp) {
+            T* panel = dst + jp * nr * kc;
+            const std::int64_t valid = std::min<std::int64_t>(nr, cols - jp * nr);
+            for (std::int64_t j = 0; j < valid; ++j) {
+                const T* src = g.b + (j0 + jp * nr + j) * g.ldb + p0;
+                for (std::int64_t p = 0; p < kc; ++p) panel[p * nr + j] = src[p];
+            }
+            for (std::int64_t j = valid; j < nr; ++j)
+                for (std::int64_t p = 0; p < kc; ++p) panel[p * nr + j] = T(0);
+        }
+    } else {  // B stored [k, n]: copy each row of the block across all panels (one long read)
+        for (std::int64_t p = 0; p < kc; ++p) {
+            const T* src = g.b + (p0 + p) * g.ldb + j0;
+            for (std::int64_t jp = 0; jp < panels; ++jp) {
+                T* out = dst + jp * nr * kc + p * nr;
+                const std::int64_t valid = std::min<std::int64_t>(nr, cols - jp * nr);
+                std::int64_t j = 0;
+                for (; j < valid; ++j) out[j] = src[jp * nr + j];
+                for (; j < nr; ++j) out[j] = T(0);
+            }
+        }
+    }
+}
+
+// C = beta * C (C is never read when beta == 0): the whole product when k == 0 or alpha == 0.
+template <typename T>
+void scale_c(const Problem<T>& g) {
+    for (std::int64_t i = 0; i < g.m; ++i) {
+        T* row = g.c + i * g.ldc;
+        if (g.beta == T(0))
+            std::fill(row, row + g.n, T(0));
+        else if (g.beta != T(1))
+            for (std::int64_t j = 0; j < g.n; ++j) row[j] *= g.beta;
+    }
+}
+
+// How the threads share the work, and the packed blocks' capacities (all fixed before the threads
+// start; they depend on the problem and the team size, never on the micro-kernel results).
+struct Plan {
+    bool split_cols;       // threads own column ranges of C (else row ranges)
+    std::int64_t a_rows;   // rows of the A block (a multiple of MR)
+    std::int64_t kc;       // depth of a k block (the last one may be shorter)
+    std::int64_t b_cols;   // columns of one thread's B block (a multiple of NR)
+};
+
+// One thread's share of the GEMM (thread `t` of `team`). team == 1 runs no OpenMP construct, so a
+// caller already inside a parallel region can call gemm with threads = 1.
+// a_pack: the A block (shared by the team when plan.split_cols, else this thread's own);
+// b_pack: this thread's B block.
+template <typename T>
+void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, const Plan& plan,
+                 T* a_pack, T* b_pack, int t, int team) {
+    const int mr = bs.mr, nr = bs.nr;
+    const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
+    std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
+    if (plan.split_cols) {
+        col_begin = std::min(g.n, n_panels * t / team * nr);
+        col_end = std::min(g.n, n_panels * (t + 1) / team * nr);
+    } else {
+        row_begin = std::min(g.m, m_panels * t / team * mr);
+        row_end = std::min(g.m, m_panels * (t + 1) / team * mr);
+    }
+    const bool shared_a = plan.split_cols && team > 1;
+    alignas(64) T tile[gemm_detail::kMaxTileElements];
+
+    for (std::int64_t ic = row_begin; ic < row_end; ic += plan.a_rows) {
+        const std::int64_t mc = std::min<std::int64_t>(plan.a_rows, row_end - ic);
+        const std::int64_t mc_panels = ceil_div(mc, mr);
+        for (std::int64_t pc = 0; pc < g.k; pc += plan.kc) {
+            const std::int64_t kc = std::min<std::int64_t>(plan.kc, g.k - pc);
+            const T beta = pc == 0 ? g.beta : T(1);
+            // The A block: this thread packs its share of the panels (all of them when not shared).
+            const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
+            const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;
+            if (p_end > p_begin)
+                pack_a(g, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
+                       a_pack + p_begin * mr * kc);
+            if (shared_a) {
+#pragma omp barrier
+            }
+            for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
+                const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
+                pack_b(g, pc, kc, jc, nc, nr, b_pack);
+                for (std::int64_t ir = 0; ir < mc_panels; ++ir) {
+                    const std::int64_t i = ic + ir * mr;
+                    const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
+                    const T* ap = a_pack + ir * mr * kc;
+                    for (std::int64_t jr = 0; jr * nr < nc; ++jr) {
+                        const std::int64_t j = jc + jr * nr;
+                        const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
+                        const T* bp = b_pack + jr * nr * kc;
+                        T* c = g.c + i * g.ldc + j;
+                        if (rows == mr && cols == nr) {
+                            kernel(kc, ap, bp, g.alpha, beta, c, g.ldc);
+                            continue;
+                        }
+                        kernel(kc, ap, bp, g.alpha, T(0), tile, nr);  // edge: local tile, merge
+                        for (std::int64_t r = 0; r < rows; ++r) {
+                            T* out = c + r * g.ldc;
+                            const T* in = tile + r * nr;
+                            if (beta == T(0))
+                                for (std::int64_t q = 0; q < cols; ++q) out[q] = in[q];
+                            else
+                                for (std::int64_t q = 0; q < cols; ++q) out[q] = in[q] + beta * out[q];
+                        }
+                    }
+                }
+            }
+            const bool last = ic + plan.a_rows >= row_end && pc + plan.kc >= g.k;
+            if (shared_a && !last) {  // the A block is overwritten next: wait for every thread
+#pragma omp barrier
+            }
+        }
+    }
+}
+
+template <typename T>
+void check_problem(const Problem<T>& g) {
+    if (g.m < 0 || g.n < 0 || g.k < 0)
+        throw std::invalid_argument("gemm: negative size (m=" + std::to_string(g.m) + ", n=" +
+                                    std::to_string(g.n) + ", k=" + std::to_string(g.k) + ")");
+    const std::int64_t a_cols = g.trans_a ? g.m : g.k, b_cols = g.trans_b ? g.k : g.n;
+    auto check_ld = [](const char* name, std::int64_t ld, std::int64_t cols) {
+        if (ld < std::max<std::int64_t>(1, cols))
+            throw std::invalid_argument(std::string("gemm: ") + name + " = " + std::to_string(ld) +
+                                        " is smaller than the " + std::to_string(cols) +
+                                        " columns stored per row");
+    };
+    check_ld("lda", g.lda, a_cols);
+    check_ld("ldb", g.ldb, b_cols);
+    check_ld("ldc", g.ldc, g.n);
+    if (g.m > 0 && g.n > 0 && g.c == nullptr) throw std::invalid_argument("gemm: C is null");
+    if (g.m > 0 && g.n > 0 && g.k > 0 && (g.a == nullptr || g.b == nullptr))
+        throw std::invalid_argument("gemm: A or B is null");
+}
+
+template <typename T>
+void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int threads) {
+    check_problem(g);
+    if (g.m == 0 || g.n == 0) return;
+    if (g.k == 0 || g.alpha == T(0)) {
+        scale_c(g);
+        return;
+    }
+    const std::int64_t m_panels = ceil_div(g.m, bs.mr), n_panels = ceil_div(g.n, bs.nr);
+
+    int team = threads > 0 ? threads : num_threads();
+    const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+    if (flops < double(std::int64_t(1) << 20) || !openmp_enabled()) team = 1;
+    team = int(std::min<std::int64_t>(team, std::max(m_panels, n_panels)));
+
+    Plan plan;
+    plan.split_cols = team == 1 || n_panels >= 2 * team || m_panels < team;
+    const std::int64_t k_blocks = ceil_div(g.k, bs.kc);
+    plan.kc = ceil_div(g.k, k_blocks);
+    const std::int64_t my_m_panels = plan.split_cols ? m_panels : ceil_div(m_panels, team);
+    const std::int64_t my_n_panels = plan.split_cols ? ceil_div(n_panels, team) : n_panels;
+    // Blocks of at most MC rows / NC columns, cut evenly (no thin remainder block).
+    const std::int64_t a_chunks = ceil_div(my_m_panels, bs.mc / bs.mr);
+    const std::int64_t b_chunks = ceil_div(my_n_panels, bs.nc / bs.nr);
+    plan.a_rows = ceil_div(my_m_panels, a_chunks) * bs.mr;
+    plan.b_cols = ceil_div(my_n_panels, b_chunks) * bs.nr;
+
+    // Scratch, allocated before any thread starts: A blocks (one shared, or one per thread) and one
+    // B block per thread.
+    const int a_blocks = plan.split_cols ? 1 : team;
+    std::vector<std::unique_ptr<Scratch>> a_scratch, b_scratch;
+    for (int t = 0; t < a_blocks; ++t)
+        a_scratch.push_back(std::make_unique<Scratch>(std::size_t(plan.a_rows * plan.kc) * sizeof(T)));
+    for (int t = 0; t < team; ++t)
+        b_scratch.push_back(std::make_unique<Scratch>(std::size_t(plan.b_cols * plan.kc) * sizeof(T)));
+
+    if (team == 1) {
+        gemm_thread(g, kernel, bs, plan, a_scratch[0]->as<T>(), b_scratch[0]->as<T>(), 0, 1);
+        return;
+    }
+#ifdef SIMPLEGRAD_OPENMP
+#pragma omp parallel num_threads(team)
+    {
+        // The runtime may give fewer threads than asked: partition by the real team.
+        const int t = omp_get_thread_num(), actual = omp_get_num_threads();
+        T* a_pack = a_scratch[plan.split_cols ? 0 : t]->as<T>();
+        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
+    }
+#endif
+}
+
 }  // namespace
 
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-          std::int64_t ldc, int) {
-    reference_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+          std::int64_t ldc, int threads) {
+    const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
+    gemm_impl(Problem<float>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
+              set.kernel_f32, set.f32, threads);
 }
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
-          double* c, std::int64_t ldc, int) {
-    reference_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+          double* c, std::int64_t ldc, int threads) {
+    const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
+    gemm_impl(Problem<double>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
+              set.kernel_f64, set.f64, threads);
 }
 
 }  // namespace sg

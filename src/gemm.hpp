@@ -1,6 +1,8 @@
 // gemm.hpp: C = alpha * op(A) @ op(B) + beta * C for row-major float32/float64 matrices.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sg {
 
@@ -14,5 +16,21 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
           double* c, std::int64_t ldc, int threads = 0);
+
+// The register tile and cache blocks the active kernels use for one dtype (see gemm_kernels.hpp).
+struct GemmBlockSizes {
+    int mr, nr, kc, mc, nc;
+};
+GemmBlockSizes gemm_block_sizes(bool float64);
+
+// The micro-kernel ISA in use: "generic", "avx2" or "avx512". Chosen once from the CPU flags; the
+// environment variable SIMPLEGRAD_ISA (read at first use) forces one. A forced ISA the CPU cannot run,
+// or an unknown name, falls back to the best supported one and gemm_isa_warning() says so.
+std::string gemm_isa();
+std::vector<std::string> gemm_supported_isas();  // every ISA this CPU can run, "generic" first
+// Switches the kernels for later calls; throws std::invalid_argument for an unknown name or an ISA
+// this CPU cannot run.
+void set_gemm_isa(const std::string& name);
+std::string gemm_isa_warning();  // why SIMPLEGRAD_ISA was ignored, or "" when it was not
 
 }  // namespace sg

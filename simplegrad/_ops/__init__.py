@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from .._tensor import Tensor
-from . import arithmetic, reductions, shape
+from . import activations, arithmetic, combine, losses, math, normalization, reductions, shape
+from .activations import *  # noqa: F401,F403
 from .arithmetic import *  # noqa: F401,F403
+from .combine import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .conv import __all__ as _conv_names
+from .losses import *  # noqa: F401,F403
+from .math import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .pad import *  # noqa: F401,F403
+from .pad import __all__ as _pad_names
+from .pool import *  # noqa: F401,F403
+from .pool import __all__ as _pool_names
 from .reductions import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 
 __all__ = arithmetic.__all__ + reductions.__all__ + shape.__all__
+__all__ += math.__all__ + activations.__all__ + combine.__all__
+__all__ += losses.__all__ + normalization.__all__
+__all__ += _conv_names
+__all__ += _pad_names + _pool_names
 
 
 def _reflected(function):
@@ -43,6 +58,17 @@ def _attach() -> None:
     T.T = property(lambda self: shape.permute(self, *reversed(range(self.ndim))))
     T.sum = reductions.sum
     T.mean = reductions.mean
+    for module in (math, activations):
+        for name in module.__all__:
+            setattr(T, name, getattr(module, name))
+    T.where = lambda self, condition, other: math.where(condition, self, other)
+    T.__abs__ = math.abs
+    T.variance = reductions.variance
+    T.max = reductions.max
+    T.min = reductions.min
+    T.trace = reductions.trace
+    T.argmax = reductions.argmax
+    T.argmin = reductions.argmin
 
 
 _attach()

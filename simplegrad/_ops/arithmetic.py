@@ -152,7 +152,19 @@ class MatMul(Function):
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Product into a core buffer (NumPy's matmul; the core GEMM replaces it for 2-D float input)."""
+    """Product into a core buffer with NumPy's matmul rules (1-D operands, batch broadcasting).
+
+    float32/float64 products run on the core GEMM: a batch against one matrix is folded into a single
+    2-D product, other batches loop over 2-D products; transposed views (as MatMul.backward passes)
+    reach the GEMM as transpose flags, not copies. Other dtypes use NumPy.
+
+    Shapes: (..., m, k) @ (..., k, n) -> (..., m, n); (k,) @ (..., k, n) -> (..., n).
+    Example:
+        >>> _matmul(np.ones((2, 3), np.float32), np.ones((3,), np.float32))
+        array([3., 3.], dtype=float32)
+    """
+    from .. import _core
+
     result_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
     if a.ndim == 1 and b.ndim == 1:
         out_shape = ()
@@ -162,8 +174,24 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out_shape = a.shape[:-1]
     else:
         out_shape = tuple(result_shape) + (a.shape[-2], b.shape[-1])
-    out = empty(out_shape, np.result_type(a, b))
-    np.matmul(a, b, out=out)
+    dtype = np.result_type(a, b)
+    out = empty(out_shape, dtype)
+    if dtype not in (np.float32, np.float64):
+        np.matmul(a, b, out=out)
+        return out
+    a2 = (a[None, :] if a.ndim == 1 else a).astype(dtype, copy=False)
+    b2 = (b[:, None] if b.ndim == 1 else b).astype(dtype, copy=False)
+    m, k, n = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+    out3 = out.reshape(batch + (m, n))
+    if b2.ndim == 2:  # one matrix on the right: fold the batch of a into its rows
+        rows = int(np.prod(batch, dtype=np.int64)) * m
+        _core.gemm(a2.reshape(rows, k), b2, out=out3.reshape(rows, n))
+        return out
+    a3 = np.broadcast_to(a2, batch + (m, k))
+    b3 = np.broadcast_to(b2, batch + (k, n))
+    for index in np.ndindex(*batch):
+        _core.gemm(a3[index], b3[index], out=out3[index])
     return out
 
 

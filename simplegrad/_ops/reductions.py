@@ -1,4 +1,4 @@
-"""Reductions: sum, mean (keepdims by default, as simplegrad)."""
+"""Reductions: sum, mean, variance (keepdims by default, as simplegrad), max, min, trace, argmax, argmin."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from .._autograd import Context, Function
 from ._util import Tensor, empty, float_input, normalize_dims
 
-__all__ = ["sum", "mean"]
+__all__ = ["argmax", "argmin", "max", "mean", "min", "sum", "trace", "variance"]
 
 
 def _reduced_shape(shape: tuple, dims: tuple, keepdims: bool) -> tuple:
@@ -65,3 +65,185 @@ def mean(x: Tensor, dim: Any = None, keepdims: bool = True) -> Tensor:
     if count == 0:
         raise ValueError(f"mean: cannot average over an empty dimension of shape {x.shape}")
     return Sum.apply(x, dims, keepdims, 1.0 / count, oper="mean")
+
+
+class Variance(Function):
+    @staticmethod
+    def forward(ctx: Context, x, dims, keepdims, divisor):
+        centred = empty(x.shape, x.dtype)
+        np.subtract(x, np.mean(x, axis=dims, keepdims=True), out=centred)
+        ctx.save_for_backward(centred)
+        ctx.dims, ctx.divisor = dims, divisor
+        out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
+        np.sum(np.square(centred), axis=dims, keepdims=keepdims, out=out)
+        np.divide(out, divisor, out=out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        (centred,) = ctx.saved_tensors
+        g = g.reshape(_reduced_shape(centred.shape, ctx.dims, True))
+        grad = empty(centred.shape, g.dtype)
+        np.multiply(centred, g, out=grad)  # d/dx_i sum (x - mean)^2 / d = 2 (x_i - mean) / d
+        np.multiply(grad, 2.0 / ctx.divisor, out=grad)
+        return grad
+
+
+class Extremum(Function):
+    """max/min over dims; the gradient is split evenly among the elements that tie for the extremum."""
+
+    @staticmethod
+    def forward(ctx: Context, x, dims, keepdims, reduce):
+        out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
+        reduce(x, axis=dims, keepdims=keepdims, out=out)
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x, out = ctx.saved_tensors
+        kept = _reduced_shape(x.shape, ctx.dims, True)
+        hits = empty(x.shape, g.dtype)
+        np.equal(x, out.reshape(kept), out=hits, casting="unsafe")
+        share = np.sum(hits, axis=ctx.dims, keepdims=True)
+        np.divide(g.reshape(kept), share, out=share)
+        np.multiply(hits, share, out=hits)
+        return hits
+
+
+class Trace(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.shape = x.shape
+        out = empty((1, 1), x.dtype)
+        out[0, 0] = np.trace(x)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        grad = empty(ctx.shape, g.dtype)
+        grad.fill(0)
+        np.fill_diagonal(grad, g.reshape(-1)[0])
+        return grad
+
+
+def _check_keepdims(keepdims: Any, op: str) -> bool:
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdims must be a bool, got {type(keepdims).__name__}")
+    return bool(keepdims)
+
+
+def variance(x: Tensor, dim: Any = None, correction: int = 1, keepdims: bool = True) -> Tensor:
+    """sum((x - mean)^2) / (N - correction) over `dim` (None: all; int or tuple), keeping reduced
+    dims by default. correction=1 is the unbiased sample variance, 0 the population variance.
+
+    Shapes: (2, 3) -> (1, 1) for dim=None; (2, 3) -> (2, 1) for dim=1.
+    Example:
+        >>> sg.variance(sg.Tensor([1.0, 2.0, 3.0])).values
+        array([1.], dtype=float32)
+    """
+    x = float_input(x, "variance")
+    dims = normalize_dims(dim, x.ndim, "variance")
+    keepdims = _check_keepdims(keepdims, "variance")
+    if isinstance(correction, bool) or not isinstance(correction, (int, float, np.integer, np.floating)):
+        raise TypeError(f"variance: correction must be a number, got {type(correction).__name__}")
+    count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
+    divisor = count - correction
+    if divisor <= 0:
+        raise ValueError(
+            f"variance: {count} elements with correction={correction} leave no degrees of freedom"
+        )
+    return Variance.apply(x, dims, keepdims, float(divisor), oper="variance")
+
+
+def _extremum(x: Tensor, dim: Any, keepdims: bool, op: str, reduce) -> Tensor:
+    x = float_input(x, op)
+    dims = normalize_dims(dim, x.ndim, op)
+    keepdims = _check_keepdims(keepdims, op)
+    if any(x.shape[d] == 0 for d in dims) or (x.size == 0 and not dims):
+        raise ValueError(f"{op}: cannot reduce an empty dimension of shape {x.shape}")
+    return Extremum.apply(x, dims, keepdims, reduce, oper=op)
+
+
+def max(x: Tensor, dim: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """The largest value over `dim` (None: all; int or tuple); reduced dims are dropped unless
+    keepdims=True. Ties share the gradient evenly (each of k tied maxima gets g / k).
+
+    Shapes: (2, 3) -> () for dim=None; (2, 3) -> (2,) for dim=1.
+    Example:
+        >>> sg.max(sg.Tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1).values
+        array([5., 7.], dtype=float32)
+    """
+    return _extremum(x, dim, keepdims, "max", np.max)
+
+
+def min(x: Tensor, dim: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """The smallest value over `dim` (None: all; int or tuple); reduced dims are dropped unless
+    keepdims=True. Ties share the gradient evenly (each of k tied minima gets g / k).
+
+    Shapes: (2, 3) -> () for dim=None; (2, 3) -> (2,) for dim=1.
+    Example:
+        >>> sg.min(sg.Tensor([[1.0, 5.0], [7.0, 2.0]]), dim=0).values
+        array([1., 2.], dtype=float32)
+    """
+    return _extremum(x, dim, keepdims, "min", np.min)
+
+
+def trace(x: Tensor) -> Tensor:
+    """Sum of the main diagonal of a 2-D tensor, kept as shape (1, 1) like the other reductions.
+
+    Shapes: (n, m) -> (1, 1).
+    Example:
+        >>> sg.trace(sg.eye(3)).item()
+        3.0
+    """
+    x = float_input(x, "trace")
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    return Trace.apply(x, oper="trace")
+
+
+def _arg_extremum(x: Any, dim: Any, op: str, find) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = float_input(x, op)
+    if x._values.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: expected a numeric tensor, got {x.dtype}")
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+        raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
+    if dim is None:
+        if x.size == 0:
+            raise ValueError(f"{op}: cannot search an empty tensor")
+        out = empty((), "int64")
+        out[()] = find(x._values)
+        return Tensor._wrap(out, False)
+    (axis,) = normalize_dims(dim, x.ndim, op)
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: cannot search an empty dimension of shape {x.shape}")
+    out = empty(_reduced_shape(x.shape, (axis,), False), "int64")
+    find(x._values, axis=axis, out=out)
+    return Tensor._wrap(out, False)
+
+
+def argmax(x: Tensor, dim: Any = None) -> Tensor:
+    """Index of the largest value along `dim` (None: flat index over all elements), as an int64
+    tensor with `dim` dropped; no gradient. The first index wins at ties.
+
+    Shapes: (2, 3) -> (2,) for dim=1; -> () for dim=None.
+    Example:
+        >>> sg.argmax(sg.Tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1).values
+        array([1, 0])
+    """
+    return _arg_extremum(x, dim, "argmax", np.argmax)
+
+
+def argmin(x: Tensor, dim: Any = None) -> Tensor:
+    """Index of the smallest value along `dim` (None: flat index over all elements), as an int64
+    tensor with `dim` dropped; no gradient. The first index wins at ties.
+
+    Shapes: (2, 3) -> (2,) for dim=1; -> () for dim=None.
+    Example:
+        >>> sg.argmin(sg.Tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1).values
+        array([0, 1])
+    """
+    return _arg_extremum(x, dim, "argmin", np.argmin)

@@ -145,4 +145,5 @@ PYBIND11_MODULE(_core, m) {
     bind_conv2d(m);
     bind_pad(m);
     bind_pool(m);
+    bind_erf(m);
 }

@@ -1,0 +1,227 @@
+"""2-D convolution: the `Conv2d` Function (im2col + GEMM in the C++ core) and `sg.conv2d`."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from .. import _core
+from .._autograd import Context, Function
+from .._memory import contiguous
+from .._tensor import resolve_alias
+from ._util import Tensor, float_input
+
+__all__ = ["conv2d"]
+
+IntPair = Union[int, Tuple[int, int]]
+Padding = Union[int, Tuple[int, int], Tuple[int, int, int, int]]
+
+# pad modes: the spellings accepted (NumPy's and PyTorch's) -> the name `pad` understands.
+PAD_MODES = {
+    "constant": "constant",
+    "zeros": "constant",
+    "edge": "edge",
+    "replicate": "edge",
+    "reflect": "reflect",
+    "symmetric": "symmetric",
+    "wrap": "wrap",
+    "circular": "wrap",
+}
+
+
+def _int(value: Any, name: str, op: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
+    return int(value)
+
+
+def int_pair(value: Any, name: str, op: str = "conv2d", minimum: int = 1) -> Tuple[int, int]:
+    """`value` (int or (h, w)) as two ints >= `minimum` (TypeError/ValueError otherwise)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair (h, w), got {value!r}")
+        pair = (_int(value[0], name, op), _int(value[1], name, op))
+    else:
+        pair = (_int(value, name, op),) * 2
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def padding_tblr(value: Any, op: str = "conv2d") -> Tuple[int, int, int, int]:
+    """Padding as (top, bottom, left, right) from an int, (ph, pw), (top, bottom, left, right) or
+    ((top, bottom), (left, right)); every entry a non-negative int."""
+    if isinstance(value, (tuple, list)):
+        items = list(value)
+        if len(items) == 2 and all(isinstance(v, (tuple, list)) for v in items):
+            if any(len(v) != 2 for v in items):
+                raise ValueError(
+                    f"{op}: padding pairs must be ((top, bottom), (left, right)), got {value!r}"
+                )
+            items = [items[0][0], items[0][1], items[1][0], items[1][1]]
+        elif len(items) == 2:
+            items = [items[0], items[0], items[1], items[1]]
+        elif len(items) != 4:
+            raise ValueError(
+                f"{op}: padding must be an int, (ph, pw) or (top, bottom, left, right), "
+                f"got {value!r}"
+            )
+        pads = tuple(_int(v, "padding", op) for v in items)
+    else:
+        pads = (_int(value, "padding", op),) * 4
+    if min(pads) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {value!r}")
+    return pads
+
+
+def default_to_none(pad_width: Any, padding: Any) -> Any:
+    """`pad_width` as given, or None when it is the default 0 and the alias `padding` was given."""
+    if (
+        padding is not None
+        and not isinstance(pad_width, bool)
+        and isinstance(pad_width, int)
+        and pad_width == 0
+    ):
+        return None
+    return pad_width
+
+
+def pad_mode_name(mode: Any, op: str = "conv2d") -> str:
+    """The canonical pad mode ("constant", "edge", "reflect", "symmetric", "wrap") of a spelling."""
+    if not isinstance(mode, str) or mode.lower() not in PAD_MODES:
+        raise ValueError(f"{op}: unknown pad_mode {mode!r}; expected one of {sorted(PAD_MODES)}")
+    return PAD_MODES[mode.lower()]
+
+
+class Conv2d(Function):
+    """y = conv2d(x, weight, bias) with constant padding folded into the core's im2col."""
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, stride, padding, dilation, groups, pad_value):
+        unbatched = x.ndim == 3
+        x4 = contiguous(x[None] if unbatched else x)
+        weight = contiguous(weight)
+        bias = None if bias is None else contiguous(bias)
+        y = _core.conv2d_forward(x4, weight, bias, stride, padding, dilation, groups, pad_value)
+        ctx.save_for_backward(x4, weight)
+        ctx.settings = (stride, padding, dilation, groups, pad_value)
+        ctx.unbatched = unbatched
+        ctx.has_bias = bias is not None
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x4, weight = ctx.saved_tensors
+        if ctx.unbatched:
+            g = g[None]
+        if g.dtype != x4.dtype:
+            g = g.astype(x4.dtype)
+        need = ctx.needs_input_grad
+        dx, dw, db = _core.conv2d_backward(
+            x4, weight, contiguous(g), *ctx.settings, need[0], need[1], ctx.has_bias and need[2]
+        )
+        if dx is not None and ctx.unbatched:
+            dx = dx[0]
+        return dx, dw, db, None, None, None, None, None
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = None,
+    stride: IntPair = 1,
+    pad_width: Padding = 0,
+    pad_mode: str = "constant",
+    pad_value: float = 0,
+    *,
+    padding: Optional[Padding] = None,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation of `x` with a bank of filters (im2col + GEMM in the C++ core).
+
+    Args:
+        x: (N, C, H, W), or (C, H, W) for one image (the output then has no batch dim).
+        weight: (O, C // groups, kH, kW).
+        bias: optional (O,).
+        stride: int or (sH, sW), >= 1.
+        pad_width: int, (pH, pW), (top, bottom, left, right) or ((top, bottom), (left, right)).
+        pad_mode: "constant"/"zeros", "edge"/"replicate", "reflect", "symmetric", "wrap"/"circular".
+            Constant padding is folded into the kernel; other modes pad with `sg.pad` first.
+        pad_value: fill value of "constant" padding (ignored by the other modes).
+        padding: alias of `pad_width` (giving both with different values is a ValueError).
+        dilation: int or (dH, dW), >= 1: spacing between kernel taps.
+        groups: split channels into `groups` independent convolutions (C and O divisible by it).
+
+    Returns:
+        (N, O, Ho, Wo) with Ho = (H + top + bottom - dH*(kH-1) - 1) // sH + 1 (Wo alike).
+        Gradients flow to x, weight and bias.
+
+    x, weight and bias must share one float dtype: mixing float32 and float64 is a TypeError
+    (convert explicitly with `convert_to`), so no silent copy or precision change happens.
+
+    Example:
+        >>> kernel = sg.normal((16, 3, 3, 3), requires_grad=True)
+        >>> sg.conv2d(sg.normal((1, 3, 28, 28)), kernel, stride=1, padding=1).shape
+        (1, 16, 28, 28)
+    """
+    op = "conv2d"
+    x = float_input(x, op)
+    weight = float_input(weight, op)
+    if bias is not None:
+        bias = float_input(bias, op)
+    pads = padding_tblr(
+        resolve_alias(op, default_to_none(pad_width, padding), padding, "pad_width", "padding"), op
+    )
+    stride = int_pair(stride, "stride", op)
+    dilation = int_pair(dilation, "dilation", op)
+    groups = _int(groups, "groups", op)
+    mode = pad_mode_name(pad_mode, op)
+    if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
+        raise TypeError(f"{op}: pad_value must be a real number, got {pad_value!r}")
+
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: x must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be (O, C // groups, kH, kW), got shape {weight.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{op}: x is {x.dtype} but {name} is {t.dtype}; convert one of them")
+    out_channels, weight_channels, kh, kw = weight.shape
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be positive, got {groups}")
+    channels, height, width = x.shape[-3:]
+    if channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide x's {channels} channels and weight's "
+            f"{out_channels} output channels"
+        )
+    if weight_channels * groups != channels:
+        if groups == 1:
+            raise ValueError(
+                f"{op}: weight has {weight_channels} input channels but x has {channels}"
+            )
+        raise ValueError(
+            f"{op}: weight has {weight_channels} input channels per group but x has {channels} "
+            f"channels in {groups} groups (expected {channels // groups})"
+        )
+    kernel = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    padded = (height + pads[0] + pads[1], width + pads[2] + pads[3])
+    if kh < 1 or kw < 1 or kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel of size {kernel} (with dilation {dilation}) is larger than the padded "
+            f"input {padded}"
+        )
+
+    if mode != "constant" and any(pads):
+        from .pad import pad  # the pad op owns the non-constant modes
+
+        x = pad(x, pads, mode=mode)
+        pads, pad_value = (0, 0, 0, 0), 0
+    return Conv2d.apply(
+        x, weight, bias, stride, pads, dilation, groups, float(pad_value), oper="conv2d"
+    )

@@ -1,0 +1,307 @@
+"""Module: the base of every layer (parameters, train/eval mode, state dicts, save/load)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+
+from .. import _memory, _settings
+from .._tensor import Tensor
+
+__all__ = ["Module"]
+
+
+def _npz_path(path: Any, op: str) -> str:
+    """`path` as a string, with the `.npz` suffix NumPy's savez adds when it is missing."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"{op}: path must be a str or os.PathLike, got {type(path).__name__}"
+        ) from None
+    if not str(path).endswith(".npz"):
+        path = f"{path}.npz"
+    return path
+
+
+class Module:
+    """Base class of layers and models: subclass it, create layers/tensors in `__init__`, and write
+    `forward`. Parameters are found by walking attributes (and lists, tuples, dicts in them).
+
+    Attributes:
+        training: True in training mode (the default), False after `set_eval_mode()`.
+        label: a name shown by `summary()` (the class name when None).
+        device: the device name ("cpu").
+
+    Example:
+        >>> class TwoLayer(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1, self.fc2 = nn.Linear(4, 8), nn.Linear(8, 2)
+        ...     def forward(self, x):
+        ...         return self.fc2(sg.relu(self.fc1(x)))
+        >>> list(TwoLayer().parameters())
+        ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+    """
+
+    # Class-level defaults so that subclasses which forget super().__init__() still work.
+    training: bool = True
+    label: Optional[str] = None
+    device: str = "cpu"
+    # Attributes holding non-trainable NumPy state saved in state_dict (e.g. BatchNorm statistics).
+    _buffer_names: Tuple[str, ...] = ()
+    # Attributes whose items are named without the attribute's own name (Sequential's `modules`).
+    _unnamed_containers: Tuple[str, ...] = ()
+
+    def __init__(self, label: Optional[str] = None) -> None:
+        self.training = True
+        self.label = label
+
+    # ---- calling --------------------------------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- discovery ------------------------------------------------------------------------------
+
+    def _members(self) -> Iterator[Tuple[str, Any]]:
+        """(prefix, value) for each attribute, with containers' own names dropped where asked."""
+        for name, value in vars(self).items():
+            yield ("" if name in self._unnamed_containers else name), value
+
+    def _walk(self, prefix: str, seen_modules: set) -> Iterator[Tuple[str, Any]]:
+        """Every Tensor and Module reachable from this module's attributes, with dotted names."""
+        stack = []
+        for name, value in reversed(list(self._members())):
+            stack.append((name, value))
+        while stack:
+            name, value = stack.pop()
+            full = f"{prefix}{name}" if name else prefix.rstrip(".")
+            if isinstance(value, Tensor):
+                yield full, value
+            elif isinstance(value, Module):
+                if id(value) in seen_modules:
+                    continue
+                seen_modules.add(id(value))
+                yield full, value
+                yield from value._walk(f"{full}." if full else "", seen_modules)
+            elif isinstance(value, (list, tuple)):
+                base = f"{name}." if name else ""
+                for i in reversed(range(len(value))):
+                    stack.append((f"{base}{i}", value[i]))
+            elif isinstance(value, dict):
+                base = f"{name}." if name else ""
+                for key in reversed(list(value)):
+                    stack.append((f"{base}{key}", value[key]))
+
+    def parameters(self, force_refresh: bool = False) -> Dict[str, Tensor]:
+        """Every Tensor held by this module and its submodules, by dotted name, each tensor once.
+
+        The dict is rebuilt on every call, so it is never stale after attributes change
+        (`force_refresh` is accepted for compatibility and changes nothing).
+
+        Returns:
+            {"fc1.weight": Tensor, "fc1.bias": Tensor, ...} in attribute order.
+
+        Example:
+            >>> sum(p.size for p in model.parameters().values())   # parameter count
+        """
+        params: Dict[str, Tensor] = {}
+        seen = set()
+        for name, value in self._walk("", {id(self)}):
+            if isinstance(value, Tensor) and id(value) not in seen:
+                seen.add(id(value))
+                params[name] = value
+        return params
+
+    def submodules(self) -> Dict[str, "Module"]:
+        """Every module nested in this one (children, grandchildren, ...) by dotted name.
+
+        Example:
+            >>> list(nn.Sequential(nn.Linear(2, 3), nn.ReLU()).submodules())
+            ['0', '1']
+        """
+        return {
+            name: value for name, value in self._walk("", {id(self)}) if isinstance(value, Module)
+        }
+
+    def buffers(self) -> Dict[str, np.ndarray]:
+        """Non-trainable state kept in state_dict (BatchNorm running statistics) by dotted name."""
+        out: Dict[str, np.ndarray] = {}
+        modules = [("", self)] + [(f"{name}.", m) for name, m in self.submodules().items()]
+        for prefix, module in modules:
+            for attr in module._buffer_names:
+                value = getattr(module, attr, None)
+                if value is not None:
+                    out[f"{prefix}{attr}"] = value
+        return out
+
+    # ---- modes and devices ----------------------------------------------------------------------
+
+    def set_train_mode(self) -> "Module":
+        """Training mode for this module and every submodule (Dropout drops, BatchNorm updates)."""
+        for module in [self, *self.submodules().values()]:
+            module.training = True
+        return self
+
+    def set_eval_mode(self) -> "Module":
+        """Evaluation mode for this module and every submodule (Dropout is the identity, BatchNorm
+        uses its running statistics)."""
+        for module in [self, *self.submodules().values()]:
+            module.training = False
+        return self
+
+    def train(self, mode: bool = True) -> "Module":
+        """Alias of `set_train_mode()` (`train(False)` is `set_eval_mode()`)."""
+        return self.set_train_mode() if mode else self.set_eval_mode()
+
+    def eval(self) -> "Module":
+        """Alias of `set_eval_mode()`."""
+        return self.set_eval_mode()
+
+    def to_device(self, device: str) -> "Module":
+        """Moves every parameter to `device` ("cpu" in this build; "cuda:N" raises RuntimeError)."""
+        device = _settings.require_device(device, "to_device")
+        for tensor in self.parameters().values():
+            tensor.to_device(device)
+        for module in [self, *self.submodules().values()]:
+            module.device = device
+        return self
+
+    def zero_grad(self) -> None:
+        """Sets the gradient of every trainable parameter to zeros."""
+        for tensor in self.parameters().values():
+            if tensor.comp_grad:
+                if tensor.grad is None or tensor.grad.shape != tensor.shape:
+                    tensor.grad = np.zeros(tensor.shape, tensor.dtype)
+                else:
+                    tensor.grad.fill(0)
+
+    # ---- inspection -----------------------------------------------------------------------------
+
+    def summary(self) -> None:
+        """Prints a table of the parameters: name, shape and trainable count, then the total.
+
+        Example:
+            >>> nn.Linear(3, 2).summary()
+            Parameters of Linear
+            Parameter  Shape   Trainable Parameters
+            weight     (3, 2)  6
+            bias       (2,)    2
+            Total trainable parameters: 8
+        """
+        rows = []
+        total = 0
+        for name, tensor in self.parameters().items():
+            count = tensor.size if tensor.comp_grad else 0
+            total += count
+            rows.append(
+                (name, str(tuple(tensor.shape)), str(count) if tensor.comp_grad else "0 (frozen)")
+            )
+        header = ("Parameter", "Shape", "Trainable Parameters")
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(2)]
+        lines = [f"Parameters of {self.label or type(self).__name__}"]
+        for row in [header] + rows:
+            lines.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip())
+        lines.append(f"Total trainable parameters: {total}")
+        print("\n".join(lines))
+
+    def extra_repr(self) -> str:
+        """The settings shown inside this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [
+            (name, value)
+            for name, value in self._walk("", {id(self)})
+            if isinstance(value, Module) and "." not in name
+        ]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        lines = [head]
+        for name, child in children:
+            text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {text}")
+        return "\n".join(lines) + "\n)"
+
+    # ---- state ----------------------------------------------------------------------------------
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """Copies of every parameter and buffer as NumPy arrays, by dotted name.
+
+        Example:
+            >>> other.load_state_dict(model.state_dict())   # same architecture, same weights
+        """
+        state = {name: np.array(t.values, copy=True) for name, t in self.parameters().items()}
+        for name, array in self.buffers().items():
+            state[name] = np.array(array, copy=True)
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Copies `state` (name -> array) into the parameters and buffers, in place.
+
+        Raises:
+            ValueError: a key is missing or unexpected, or a shape or dtype differs (named).
+        """
+        if not hasattr(state, "keys"):
+            raise TypeError(
+                f"load_state_dict: expected a dict of arrays, got {type(state).__name__}"
+            )
+        targets: Dict[str, np.ndarray] = {n: t.values for n, t in self.parameters().items()}
+        targets.update(self.buffers())
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if missing:
+            raise ValueError(f"load_state_dict: missing key(s) {missing} for {type(self).__name__}")
+        if unexpected:
+            raise ValueError(
+                f"load_state_dict: unexpected key(s) {unexpected} for {type(self).__name__}"
+            )
+        arrays = {}
+        for name, target in targets.items():
+            value = state[name]
+            array = np.asarray(value.values if isinstance(value, Tensor) else value)
+            if array.shape != target.shape:
+                raise ValueError(
+                    f"load_state_dict: shape mismatch for '{name}': expected {target.shape}, "
+                    f"got {array.shape}"
+                )
+            if array.dtype != target.dtype:
+                raise ValueError(
+                    f"load_state_dict: dtype mismatch for '{name}': expected {target.dtype.name}, "
+                    f"got {array.dtype.name}"
+                )
+            arrays[name] = array
+        for name, target in targets.items():  # all checked before anything is written
+            np.copyto(target, arrays[name])
+
+    def save(self, path: Any) -> None:
+        """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing)."""
+        np.savez(_npz_path(path, "save"), **self.state_dict())
+
+    def load(self, path: Any) -> None:
+        """Reads a `.npz` file written by `save` into this module (no pickle: runs no code)."""
+        path = _npz_path(path, "load")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                state = {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise FileNotFoundError(f"load: no such file '{path}'") from None
+        except ValueError as error:
+            raise ValueError(
+                f"load: '{path}' is not a simplegrad .npz state file: {error}"
+            ) from None
+        self.load_state_dict(state)
+
+
+def new_buffer(shape: Any, dtype: str, fill: float) -> np.ndarray:
+    """A core-buffer array of `shape` filled with `fill` (module buffers, e.g. running means)."""
+    out = _memory.empty(tuple(shape), dtype)
+    out.fill(fill)
+    return out

@@ -1,0 +1,214 @@
+"""Normalisation layers: Norm (any dims), LayerNorm and BatchNorm2d (with running statistics)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _ops, _settings
+from .._tensor import Tensor
+from ._init import check_size, filled_parameter
+from .module import Module, new_buffer
+
+__all__ = ["Norm", "LayerNorm", "BatchNorm2d"]
+
+
+def _shape_tuple(value: Any, op: str) -> tuple:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        shape = tuple(int(v) for v in value)
+    except TypeError:
+        raise TypeError(
+            f"{op}: normalized_shape must be an int or a sequence of ints, got {value!r}"
+        ) from None
+    if any(s < 1 for s in shape):
+        raise ValueError(f"{op}: normalized_shape must be positive, got {shape}")
+    return shape
+
+
+def _float_dtype(dtype: Optional[str], op: str) -> str:
+    dtype = _settings.check_dtype(dtype, op)
+    if dtype not in _settings.FLOAT_DTYPES:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+class Norm(Module):
+    """Normalises x over `dims`, then (optionally) scales by `weight` and shifts by `bias`:
+    `y = (x - mean) / sqrt(var + eps) * weight + bias`, with var using `correction`.
+
+    `dims=[-1]` is layer norm, `dims=[-2, -1]` instance norm on (C, H, W) maps, and so on.
+
+    Args:
+        normalized_shape: shape of `weight`/`bias` (broadcast against x's trailing dims).
+        dims: axes to normalise over.
+        eps: added to the variance.
+        correction: degrees-of-freedom correction of the variance (0: population variance).
+        elementwise_affine: learnable weight (ones) and bias (zeros); without it the layer has
+            no `weight`/`bias` attributes at all.
+        dtype: dtype of weight and bias (default dtype when None).
+
+    Example:
+        >>> layer = nn.Norm(8, dims=[-1])
+        >>> layer(sg.normal((4, 8))).shape
+        (4, 8)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: Union[int, Sequence[int]],
+        dims: Union[int, Sequence[int]] = -1,
+        eps: float = 1e-5,
+        correction: int = 0,
+        elementwise_affine: bool = True,
+        dtype: Optional[str] = None,
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape, type(self).__name__)
+        self.dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+        if float(eps) < 0:
+            raise ValueError(f"{type(self).__name__}: eps must be non-negative, got {eps}")
+        self.eps = float(eps)
+        self.correction = correction
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = _float_dtype(dtype, type(self).__name__)
+        if self.elementwise_affine:
+            self.weight = filled_parameter(self.normalized_shape, 1.0, dtype, "gamma")
+            self.bias = filled_parameter(self.normalized_shape, 0.0, dtype, "beta")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (...) -> same shape, normalised over `dims`."""
+        n = len(self.normalized_shape)
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
+        if self.elementwise_affine and (
+            x.ndim < n or x.shape[x.ndim - n :] != self.normalized_shape
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: x has shape {x.shape}, whose trailing dims do not match "
+                f"normalized_shape {self.normalized_shape}"
+            )
+        weight = self.weight if self.elementwise_affine else None
+        bias = self.bias if self.elementwise_affine else None
+        return _ops.norm(
+            x, self.dims, weight=weight, bias=bias, eps=self.eps, correction=self.correction
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, dims={self.dims}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class LayerNorm(Norm):
+    """Normalises over the last `len(normalized_shape)` dims (layer normalisation).
+
+    Example:
+        >>> nn.LayerNorm(16)(sg.normal((2, 5, 16))).shape
+        (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: Union[int, Sequence[int]],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        dtype: Optional[str] = None,
+    ) -> None:
+        n = len(_shape_tuple(normalized_shape, "LayerNorm"))
+        super().__init__(normalized_shape, tuple(range(-n, 0)), eps, 0, elementwise_affine, dtype)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation of (N, C, H, W) maps per channel.
+
+    Training mode normalises with the batch's statistics over (N, H, W) and updates the running
+    statistics: `running = (1 - momentum) * running + momentum * batch` (the variance unbiased).
+    Eval mode normalises with the running statistics. Both are buffers kept in `state_dict()`.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: weight of the new batch in the running statistics.
+        affine: learnable per-channel weight (ones) and bias (zeros).
+        dtype: dtype of the parameters and statistics.
+
+    Example:
+        >>> bn = nn.BatchNorm2d(3)
+        >>> bn(sg.normal((4, 3, 5, 5))).shape
+        (4, 3, 5, 5)
+    """
+
+    _buffer_names = ("running_mean", "running_var")
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        dtype: Optional[str] = None,
+    ) -> None:
+        super().__init__()
+        self.num_features = check_size(num_features, "num_features", "BatchNorm2d")
+        if not 0 <= float(momentum) <= 1:
+            raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {momentum}")
+        if float(eps) < 0:
+            raise ValueError(f"BatchNorm2d: eps must be non-negative, got {eps}")
+        self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
+        dtype = _float_dtype(dtype, "BatchNorm2d")
+        if self.affine:
+            self.weight = filled_parameter((self.num_features,), 1.0, dtype, "gamma")
+            self.bias = filled_parameter((self.num_features,), 0.0, dtype, "beta")
+        else:
+            self.weight = self.bias = None
+        self.running_mean = new_buffer((self.num_features,), dtype, 0.0)
+        self.running_var = new_buffer((self.num_features,), dtype, 1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (N, C, H, W) -> same shape."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"BatchNorm2d: expected a Tensor, got {type(x).__name__}")
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W), got {x.shape}"
+            )
+        c = self.num_features
+        weight = None if self.weight is None else self.weight.reshape(c, 1, 1)
+        bias = None if self.bias is None else self.bias.reshape(c, 1, 1)
+        if self.training:
+            count = x.shape[0] * x.shape[2] * x.shape[3]
+            if count < 2:
+                raise ValueError(
+                    f"BatchNorm2d: training needs more than one value per channel, "
+                    f"got input {x.shape}"
+                )
+            values = x.values
+            mean = values.mean(axis=(0, 2, 3))
+            var = values.var(axis=(0, 2, 3)) * (count / (count - 1))
+            m = self.momentum
+            self.running_mean *= 1 - m
+            self.running_mean += m * mean.astype(self.running_mean.dtype)
+            self.running_var *= 1 - m
+            self.running_var += m * var.astype(self.running_var.dtype)
+            return _ops.norm(x, (0, 2, 3), weight=weight, bias=bias, eps=self.eps, correction=0)
+        scale = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        mean = Tensor(self.running_mean.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
+        inv_std = Tensor(scale.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
+        y = (x - mean) * inv_std
+        if weight is not None:
+            y = y * weight + bias
+        return y
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        )

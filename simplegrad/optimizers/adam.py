@@ -1,0 +1,129 @@
+"""Adam and AdamW: bias-corrected adaptive moments, updating in place."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict
+
+import numpy as np
+
+from .._tensor import Tensor
+from .base import Optimizer, _is_number
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (weight_decay adds an L2 term weight_decay * p to the gradient).
+
+    With t = step_count and g the gradient (negated when maximize=True):
+        m <- beta_1 * m + (1 - beta_1) * g;  v <- beta_2 * v + (1 - beta_2) * g**2
+        p <- p - lr * m_hat / (sqrt(v_hat) + eps)
+        with m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t)
+
+    Example:
+        >>> opt = sg.opt.Adam(model, lr=1e-3)
+        >>> loss.backward(); opt.step(); opt.zero_grad()
+    """
+
+    _buffer_names = ("moments1", "moments2")
+    _decoupled = False
+
+    def __init__(
+        self,
+        model: Any = None,
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        maximize: bool = False,
+        param_groups: Any = None,
+    ) -> None:
+        super().__init__(
+            lr,
+            model,
+            param_groups,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
+
+    def _validate(self, values: Dict[str, Any]) -> None:
+        super()._validate(values)
+        for key in ("beta_1", "beta_2"):
+            if key in values and (not _is_number(values[key]) or not 0 <= values[key] < 1):
+                raise ValueError(f"{self._op}: {key} must be in [0, 1), got {values[key]!r}")
+        if "eps" in values and (not _is_number(values["eps"]) or values["eps"] < 0):
+            raise ValueError(
+                f"{self._op}: eps must be a non-negative number, got {values['eps']!r}"
+            )
+        if "maximize" in values and not isinstance(values["maximize"], (bool, np.bool_)):
+            raise TypeError(f"{self._op}: maximize must be a bool, got {values['maximize']!r}")
+
+    def _update(
+        self,
+        group: Dict[str, Any],
+        tensor: Tensor,
+        p: np.ndarray,
+        g: np.ndarray,
+        state: Dict[str, np.ndarray],
+    ) -> None:
+        lr, beta_1, beta_2, eps = group["lr"], group["beta_1"], group["beta_2"], group["eps"]
+        weight_decay = group["weight_decay"]
+        grad = g
+        if group["maximize"] or (weight_decay and not self._decoupled):
+            grad = self._workspace(tensor, 0)
+            if group["maximize"]:
+                np.negative(g, out=grad)
+            else:
+                np.copyto(grad, g)
+            if weight_decay and not self._decoupled:
+                step = self._workspace(tensor, 1)
+                np.multiply(p, weight_decay, out=step)
+                np.add(grad, step, out=grad)
+        m, v = state["moments1"], state["moments2"]
+        step = self._workspace(tensor, 1)
+        t = self.step_count
+        np.multiply(m, beta_1, out=m)
+        np.multiply(grad, 1 - beta_1, out=step)
+        np.add(m, step, out=m)
+        np.multiply(v, beta_2, out=v)
+        np.multiply(grad, grad, out=step)
+        np.multiply(step, 1 - beta_2, out=step)
+        np.add(v, step, out=v)
+        # step = lr / (1 - beta_1**t) * m / (sqrt(v) / sqrt(1 - beta_2**t) + eps)
+        np.sqrt(v, out=step)
+        np.multiply(step, 1.0 / math.sqrt(1 - beta_2**t), out=step)
+        np.add(step, eps, out=step)
+        np.divide(m, step, out=step)
+        np.multiply(step, lr / (1 - beta_1**t), out=step)
+        np.subtract(p, step, out=p)
+        if weight_decay and self._decoupled:
+            # AdamW: p <- p - lr * weight_decay * p, after the Adam step
+            np.multiply(p, 1 - lr * weight_decay, out=p)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: the Adam step, then p <- p - lr * weight_decay * p.
+
+    Example:
+        >>> opt = sg.opt.AdamW(model, lr=1e-3, weight_decay=0.01)
+    """
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        model: Any = None,
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        maximize: bool = False,
+        param_groups: Any = None,
+    ) -> None:
+        super().__init__(model, lr, beta_1, beta_2, eps, weight_decay, maximize, param_groups)

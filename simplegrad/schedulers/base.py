@@ -1,0 +1,79 @@
+"""Scheduler: the base of the learning-rate schedulers (it drives the optimizer's base lr)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Scheduler"]
+
+
+def check_number(
+    value: Any, name: str, op: str, minimum: float = 0.0, strict: bool = False
+) -> float:
+    """`value` as a float >= minimum (> minimum when strict); TypeError/ValueError naming `name`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    value = float(value)
+    if math.isnan(value) or value < minimum or (strict and value == minimum):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{op}: {name} must be {relation} {minimum:g}, got {value:g}")
+    return value
+
+
+def check_int(value: Any, name: str, op: str, minimum: int = 1) -> int:
+    """`value` as an int >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class Scheduler:
+    """Base of the schedulers: each `step()` advances the schedule by one and sets the optimizer's
+    base lr. Groups with their own lr are scaled with it (each keeps its ratio to the base).
+
+    Attributes:
+        optimizer: the optimizer driven. step_count: number of `step()` calls so far.
+
+    Example:
+        >>> sched = sg.sch.StepLR(opt, step_size=10, gamma=0.5)
+        >>> for epoch in range(30):
+        ...     train_one_epoch(); sched.step()
+    """
+
+    def __init__(self, optimizer: Any) -> None:
+        from ..optimizers.base import Optimizer
+
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.step_count = 0
+
+    @property
+    def lr(self) -> float:
+        """The optimizer's current base learning rate."""
+        return self.optimizer.lr
+
+    def get_last_lr(self) -> float:
+        """The base learning rate the last step set (alias of `lr`)."""
+        return self.optimizer.lr
+
+    def _apply(self, lr: float) -> None:
+        self.optimizer._set_base_lr(max(float(lr), 0.0))
+
+    def step(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.optimizer.lr:g}, step_count={self.step_count})"

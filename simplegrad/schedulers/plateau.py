@@ -1,0 +1,98 @@
+"""ReduceLROnPlateauLR: lowers the lr when a monitored metric stops improving."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .base import Scheduler, check_int, check_number
+
+__all__ = ["ReduceLROnPlateauLR"]
+
+
+class ReduceLROnPlateauLR(Scheduler):
+    """Multiplies the lr by `factor` (not below `min_lr`) once the metric passed to `step(metric)`
+    has not improved for more than `patience` consecutive steps; then waits `cooldown` steps
+    before counting bad steps again.
+
+    Improvement (threshold_mode "rel"): metric < best * (1 - threshold) when minimising,
+    metric > best * (1 + threshold) when maximising; "abs": best -/+ threshold.
+
+    Attributes:
+        best, num_bad_steps, cooldown_remaining, and every argument.
+
+    Example:
+        >>> sched = sg.sch.ReduceLROnPlateauLR(opt, factor=0.5, patience=2, verbose=True)
+        >>> sched.step(val_loss)
+    """
+
+    def __init__(
+        self,
+        optimizer: Any,
+        factor: float,
+        patience: int = 10,
+        min_lr: float = 0.0,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        maximize_metric: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(optimizer)
+        op = "ReduceLROnPlateauLR"
+        self.factor = check_number(factor, "factor", op, strict=True)
+        if self.factor >= 1:
+            raise ValueError(f"{op}: factor must be < 1, got {self.factor:g}")
+        self.patience = check_int(patience, "patience", op, minimum=0)
+        self.min_lr = check_number(min_lr, "min_lr", op)
+        self.threshold = check_number(threshold, "threshold", op)
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{op}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self.threshold_mode = threshold_mode
+        self.cooldown = check_int(cooldown, "cooldown", op, minimum=0)
+        self.maximize_metric = bool(maximize_metric)
+        self.verbose = bool(verbose)
+        self.best = -math.inf if self.maximize_metric else math.inf
+        self.num_bad_steps = 0
+        self.cooldown_remaining = 0
+
+    def _improves(self, metric: float) -> bool:
+        if math.isinf(self.best):
+            return not math.isnan(metric) and (
+                metric > self.best if self.maximize_metric else metric < self.best
+            )
+        if self.threshold_mode == "rel":
+            scale = 1 + self.threshold if self.maximize_metric else 1 - self.threshold
+            target = self.best * scale if self.best >= 0 else self.best * (2 - scale)
+        else:
+            target = (
+                self.best + self.threshold if self.maximize_metric else self.best - self.threshold
+            )
+        return metric > target if self.maximize_metric else metric < target
+
+    def step(self, metric: Any) -> None:
+        """Records `metric` (a number or one-element Tensor) and reduces the lr on a plateau."""
+        try:
+            metric = float(metric.item() if hasattr(metric, "item") else metric)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"ReduceLROnPlateauLR.step: metric must be a number, got {metric!r}"
+            ) from None
+        self.step_count += 1
+        if self._improves(metric):
+            self.best = metric
+            self.num_bad_steps = 0
+        else:
+            self.num_bad_steps += 1
+        if self.cooldown_remaining > 0:
+            self.cooldown_remaining -= 1
+            self.num_bad_steps = 0
+        if self.num_bad_steps > self.patience:
+            old = self.optimizer.lr
+            new = max(old * self.factor, self.min_lr)
+            if old - new > 1e-12 * max(old, 1.0):
+                self._apply(new)
+                if self.verbose:
+                    print(f"ReduceLROnPlateauLR: reducing learning rate to {new:.4e}")
+            self.cooldown_remaining = self.cooldown
+            self.num_bad_steps = 0

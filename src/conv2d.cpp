@@ -1,0 +1,325 @@
+// conv2d.cpp: conv2d forward (im2col + GEMM per image tile) and backward (GEMM + col2im, chunked weight grad).
+#include "conv2d.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "buffer.hpp"
+#include "gemm.hpp"
+#include "im2col.hpp"
+#include "threads.hpp"
+
+#ifdef SIMPLEGRAD_OPENMP
+#include <omp.h>
+#endif
+
+namespace sg {
+
+namespace {
+
+// Most bytes of im2col columns one thread holds; larger images are processed in column tiles.
+constexpr std::int64_t kColumnScratchBytes = std::int64_t(8) << 20;
+// The weight gradient is summed over the batch in this many chunks (fewer for small batches), each
+// into its own accumulator, then reduced in chunk order: the result never depends on the thread count.
+constexpr std::int64_t kWeightGradChunks = 8;
+
+[[noreturn]] void fail(const std::string& message) {
+    throw std::invalid_argument("conv2d: " + message);
+}
+
+std::int64_t checked_add(std::int64_t a, std::int64_t b) {
+    std::int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) throw std::length_error("conv2d: sizes overflow int64");
+    return r;
+}
+
+std::int64_t checked_mul(std::int64_t a, std::int64_t b) {
+    std::int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) throw std::length_error("conv2d: sizes overflow int64");
+    return r;
+}
+
+std::string pair(std::int64_t a, std::int64_t b) {
+    return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
+}
+
+int thread_index() {
+#ifdef SIMPLEGRAD_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// Runs body(i, thread) for i in [0, count) on `threads` threads (dynamic schedule); the first exception
+// thrown by any iteration is rethrown on the calling thread once the loop has finished.
+template <typename Body>
+void parallel_for(std::int64_t count, int threads, Body&& body) {
+    if (threads <= 1 || count <= 1) {
+        for (std::int64_t i = 0; i < count; ++i) body(i, 0);
+        return;
+    }
+    std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < count; ++i) {
+        try {
+            body(i, thread_index());
+        } catch (...) {
+#pragma omp critical(sg_conv2d_error)
+            if (!error) error = std::current_exception();
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+// A 1x1 kernel with unit stride and no padding reads x directly as its im2col matrix [C, H*W].
+bool is_pointwise(const Conv2dGeometry& g) {
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_bottom == 0 &&
+           g.pad_left == 0 && g.pad_right == 0;
+}
+
+// Output columns per tile: every pixel when the im2col matrix fits the scratch budget, else even tiles.
+template <typename T>
+std::int64_t tile_columns(const Conv2dGeometry& g) {
+    const std::int64_t pixels = g.out_pixels();
+    if (is_pointwise(g)) return pixels;
+    const std::int64_t row_bytes = std::max<std::int64_t>(1, g.cols_rows()) * std::int64_t(sizeof(T));
+    const std::int64_t fit = std::max<std::int64_t>(64, kColumnScratchBytes / row_bytes);
+    const std::int64_t tiles = (pixels + fit - 1) / fit;
+    return (pixels + tiles - 1) / tiles;
+}
+
+template <typename T>
+void fill(T* p, std::int64_t count, T value) {
+    std::fill(p, p + count, value);
+}
+
+template <typename T>
+void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* bias,
+                  T pad_value, T* y) {
+    Conv2dGeometry g = geometry;
+    conv2d_check_geometry(g);
+    const std::int64_t n = g.batch, pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+    const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
+    if (n == 0 || g.out_channels == 0) return;
+    if (x == nullptr || weight == nullptr || y == nullptr) fail("forward: null pointer");
+    const bool pointwise = is_pointwise(g);
+    const std::int64_t tile = tile_columns<T>(g);
+    const std::int64_t flops = checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
+    const int threads = threads_for(flops);
+    const bool over_images = threads > 1 && n >= threads;
+    const int workers = over_images ? threads : 1;
+    const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
+    Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
+
+    auto one_image = [&](std::int64_t i, int worker, int inner) {
+        const T* xi = x + i * image;
+        T* yi = y + i * g.out_channels * pixels;
+        T* cols = scratch.as<T>() + worker * per_worker;
+        for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
+            const std::int64_t p1 = std::min(pixels, p0 + tile), width = p1 - p0;
+            const T* b = xi + p0;
+            std::int64_t ldb = pixels;
+            if (!pointwise) {
+                im2col(g, xi, pad_value, p0, p1, cols, inner);
+                b = cols;
+                ldb = width;
+            }
+            for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+                T* c = yi + grp * og * pixels + p0;
+                if (rows_g == 0) {
+                    for (std::int64_t o = 0; o < og; ++o) fill(c + o * pixels, width, T(0));
+                    continue;
+                }
+                gemm(false, false, og, width, rows_g, T(1), weight + grp * og * rows_g, rows_g,
+                     b + grp * rows_g * ldb, ldb, T(0), c, pixels, inner);
+            }
+            if (bias != nullptr)
+                for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                    T* row = yi + o * pixels;
+                    const T value = bias[o];
+                    for (std::int64_t p = p0; p < p1; ++p) row[p] += value;
+                }
+        }
+    };
+    if (over_images) {
+        parallel_for(n, threads, [&](std::int64_t i, int worker) { one_image(i, worker, 1); });
+    } else {
+        for (std::int64_t i = 0; i < n; ++i) one_image(i, 0, threads);
+    }
+}
+
+template <typename T>
+void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* dy,
+                   T pad_value, T* dx, T* dweight, T* dbias) {
+    Conv2dGeometry g = geometry;
+    conv2d_check_geometry(g);
+    const std::int64_t n = g.batch, pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+    const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
+    const std::int64_t weight_size = g.out_channels * rows_g;
+    if (dy == nullptr && n > 0 && g.out_channels > 0) fail("backward: null dy");
+    if (dx != nullptr && weight == nullptr && weight_size > 0) fail("backward: null weight");
+    if (dweight != nullptr && x == nullptr && image > 0 && n > 0) fail("backward: null x");
+    const std::int64_t flops = checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
+    const int threads = threads_for(flops);
+
+    // Bias gradient: per output channel, a sum over the batch and pixels in a fixed order.
+    if (dbias != nullptr) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (std::int64_t o = 0; o < g.out_channels; ++o) {
+            double total = 0;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const T* row = dy + (i * g.out_channels + o) * pixels;
+                T partial = 0;
+                for (std::int64_t p = 0; p < pixels; ++p) partial += row[p];
+                total += double(partial);
+            }
+            dbias[o] = T(total);
+        }
+    }
+    if ((dx == nullptr && dweight == nullptr) || n == 0 || g.out_channels == 0 || rows_g == 0) {
+        if (dx != nullptr) fill(dx, n * image, T(0));
+        if (dweight != nullptr) fill(dweight, weight_size, T(0));
+        return;
+    }
+
+    const bool pointwise = is_pointwise(g);
+    const std::int64_t tile = tile_columns<T>(g);
+    // Work units: chunks of images. The weight gradient needs the fixed chunking; dx alone does not.
+    const std::int64_t chunks = dweight != nullptr ? std::min(n, kWeightGradChunks) : n;
+    const bool over_chunks = threads > 1 && chunks >= threads;
+    const int workers = over_chunks ? threads : 1;
+    const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
+    Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
+    const std::int64_t partial_count = dweight != nullptr ? chunks - 1 : 0;
+    Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) * sizeof(T));
+
+    auto one_chunk = [&](std::int64_t chunk, int worker, int inner) {
+        const std::int64_t first_image = chunk * n / chunks, end_image = (chunk + 1) * n / chunks;
+        T* cols = scratch.as<T>() + worker * per_worker;
+        T* dw = dweight == nullptr ? nullptr
+                : chunk == 0       ? dweight
+                                   : partials.as<T>() + (chunk - 1) * weight_size;
+        bool first = true;
+        for (std::int64_t i = first_image; i < end_image; ++i) {
+            const T* xi = x + i * image;
+            const T* dyi = dy + i * g.out_channels * pixels;
+            T* dxi = dx == nullptr ? nullptr : dx + i * image;
+            if (dxi != nullptr && !pointwise) fill(dxi, image, T(0));  // col2im adds into it
+            for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
+                const std::int64_t p1 = std::min(pixels, p0 + tile), width = p1 - p0;
+                if (dw != nullptr) {
+                    // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g]
+                    const T* b = xi + p0;
+                    std::int64_t ldb = pixels;
+                    if (!pointwise) {
+                        im2col(g, xi, pad_value, p0, p1, cols, inner);
+                        b = cols;
+                        ldb = width;
+                    }
+                    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+                        gemm(false, true, og, rows_g, width, T(1), dyi + grp * og * pixels + p0, pixels,
+                             b + grp * rows_g * ldb, ldb, first ? T(0) : T(1),
+                             dw + grp * og * rows_g, rows_g, inner);
+                    first = false;
+                }
+                if (dxi != nullptr) {
+                    // dcols_g [rows_g, width] = weight_g^T [rows_g, og] @ dy_g [og, width]; col2im
+                    T* c = pointwise ? dxi + p0 : cols;
+                    const std::int64_t ldc = pointwise ? pixels : width;
+                    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+                        gemm(true, false, rows_g, width, og, T(1), weight + grp * og * rows_g, rows_g,
+                             dyi + grp * og * pixels + p0, pixels, T(0), c + grp * rows_g * ldc, ldc,
+                             inner);
+                    if (!pointwise) col2im(g, cols, p0, p1, dxi, inner);
+                }
+            }
+        }
+    };
+    if (over_chunks) {
+        parallel_for(chunks, threads, [&](std::int64_t chunk, int worker) { one_chunk(chunk, worker, 1); });
+    } else {
+        for (std::int64_t chunk = 0; chunk < chunks; ++chunk) one_chunk(chunk, 0, threads);
+    }
+    // Reduce the chunk accumulators into dweight in chunk order (element-wise: any thread count).
+    if (partial_count > 0) {
+        const T* part = partials.as<T>();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (std::int64_t e = 0; e < weight_size; ++e) {
+            T total = dweight[e];
+            for (std::int64_t k = 0; k < partial_count; ++k) total += part[k * weight_size + e];
+            dweight[e] = total;
+        }
+    }
+}
+
+}  // namespace
+
+void conv2d_check_geometry(Conv2dGeometry& g) {
+    if (g.batch < 0 || g.channels < 0 || g.height < 0 || g.width < 0 || g.out_channels < 0 ||
+        g.weight_channels < 0)
+        fail("negative dimension");
+    if (g.kh < 1 || g.kw < 1) fail("kernel size must be positive, got " + pair(g.kh, g.kw));
+    if (g.sh < 1 || g.sw < 1) fail("stride must be positive, got " + pair(g.sh, g.sw));
+    if (g.dh < 1 || g.dw < 1) fail("dilation must be positive, got " + pair(g.dh, g.dw));
+    if (g.groups < 1) fail("groups must be positive, got " + std::to_string(g.groups));
+    if (g.pad_top < 0 || g.pad_bottom < 0 || g.pad_left < 0 || g.pad_right < 0)
+        fail("padding must be non-negative, got (" + std::to_string(g.pad_top) + ", " +
+             std::to_string(g.pad_bottom) + ", " + std::to_string(g.pad_left) + ", " +
+             std::to_string(g.pad_right) + ")");
+    if (g.channels % g.groups != 0)
+        fail("x has " + std::to_string(g.channels) + " channels, not divisible by groups=" +
+             std::to_string(g.groups));
+    if (g.out_channels % g.groups != 0)
+        fail("weight has " + std::to_string(g.out_channels) +
+             " output channels, not divisible by groups=" + std::to_string(g.groups));
+    if (checked_mul(g.weight_channels, g.groups) != g.channels) {
+        if (g.groups == 1)
+            fail("weight has " + std::to_string(g.weight_channels) + " input channels but x has " +
+                 std::to_string(g.channels));
+        fail("weight has " + std::to_string(g.weight_channels) + " input channels per group but x has " +
+             std::to_string(g.channels) + " channels in " + std::to_string(g.groups) +
+             " groups (expected " + std::to_string(g.channels / g.groups) + ")");
+    }
+    const std::int64_t kernel_h = checked_add(checked_mul(g.dh, g.kh - 1), 1);
+    const std::int64_t kernel_w = checked_add(checked_mul(g.dw, g.kw - 1), 1);
+    const std::int64_t padded_h = checked_add(checked_add(g.height, g.pad_top), g.pad_bottom);
+    const std::int64_t padded_w = checked_add(checked_add(g.width, g.pad_left), g.pad_right);
+    if (kernel_h > padded_h || kernel_w > padded_w)
+        fail("kernel of size " + pair(kernel_h, kernel_w) + " (with dilation) is larger than the padded input " +
+             pair(padded_h, padded_w));
+    g.out_height = (padded_h - kernel_h) / g.sh + 1;
+    g.out_width = (padded_w - kernel_w) / g.sw + 1;
+    // Every array the kernels index (in float64, the wider type) must fit in memory.
+    const std::int64_t x_shape[4] = {g.batch, g.channels, g.height, g.width};
+    const std::int64_t y_shape[4] = {g.batch, g.out_channels, g.out_height, g.out_width};
+    const std::int64_t w_shape[4] = {g.out_channels, g.weight_channels, g.kh, g.kw};
+    checked_nbytes(x_shape, 4, DType::float64, "conv2d");
+    checked_nbytes(y_shape, 4, DType::float64, "conv2d");
+    checked_nbytes(w_shape, 4, DType::float64, "conv2d");
+    const std::int64_t cols_shape[3] = {std::max<std::int64_t>(g.channels, 1), checked_mul(g.kh, g.kw), 64};
+    checked_nbytes(cols_shape, 3, DType::float64, "conv2d");
+}
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* weight, const float* bias,
+                    float pad_value, float* y) {
+    forward_impl(g, x, weight, bias, pad_value, y);
+}
+void conv2d_forward(const Conv2dGeometry& g, const double* x, const double* weight,
+                    const double* bias, double pad_value, double* y) {
+    forward_impl(g, x, weight, bias, pad_value, y);
+}
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* weight, const float* dy,
+                     float pad_value, float* dx, float* dweight, float* dbias) {
+    backward_impl(g, x, weight, dy, pad_value, dx, dweight, dbias);
+}
+void conv2d_backward(const Conv2dGeometry& g, const double* x, const double* weight,
+                     const double* dy, double pad_value, double* dx, double* dweight,
+                     double* dbias) {
+    backward_impl(g, x, weight, dy, pad_value, dx, dweight, dbias);
+}
+
+}  // namespace sg

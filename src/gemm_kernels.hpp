@@ -1,0 +1,74 @@
+// gemm_kernels.hpp: the GEMM micro-kernel contract, the block-size table per ISA and dtype, and the kernel set.
+#pragma once
+// This header is included by the per-ISA translation units (compiled with -mavx2 / -mavx512f ...), so it
+// holds declarations and plain data only: no STL, no inline functions (the linker could pick an
+// AVX-512 copy of an inline function for baseline callers).
+#include <cstdint>
+
+namespace sg::gemm_detail {
+
+// ---- The micro-kernel contract ------------------------------------------------------------------
+// kernel(k, a, b, alpha, beta, c, ldc): C[MR,NR] = alpha * A[MR,k] @ B[k,NR] + beta * C[MR,NR]
+//   a: packed A micro-panel, k columns of MR contiguous values: a[p * MR + i] = A[i, p].
+//   b: packed B micro-panel, k rows of NR contiguous values:    b[p * NR + j] = B[p, j].
+//      Both are 64-byte aligned and zero-padded by the packing to full MR rows / NR columns.
+//   c: row-major MR x NR tile with row stride ldc (elements). The kernel always writes the whole
+//      tile; edge tiles (fewer than MR rows or NR columns of C left) are computed by the framework
+//      into a local MR x NR tile with beta = 0 and the valid part is merged into C afterwards.
+//   beta == 0 never reads C (NaN or garbage in C must not leak); beta == 1 adds C; otherwise
+//   alpha * AB + beta * C. k == 0 is allowed (the product is then zero).
+//   Each kernel sums over p = 0 .. k-1 in order, so a result depends only on the block sizes, never on
+//   the number of threads.
+using KernelF32 = void (*)(std::int64_t k, const float* a, const float* b, float alpha, float beta,
+                           float* c, std::int64_t ldc);
+using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, double alpha,
+                           double beta, double* c, std::int64_t ldc);
+
+// ---- The block sizes ----------------------------------------------------------------------------
+// mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
+// blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of the
+// KC x NC block of B (kept in L2, one per thread) stream past it. mc: rows of the packed A block
+// (MC x KC, shared by the threads, in L3). mc and nc are whole multiples of mr and nr.
+struct BlockSizes {
+    int mr, nr, kc, mc, nc;
+};
+
+// The one table of block sizes, one row per ISA and dtype.
+//                                           mr  nr   kc    mc    nc
+constexpr BlockSizes kGenericF32 = {         4,  8,  256,  1024,  256};
+constexpr BlockSizes kGenericF64 = {         4,  4,  256,   512,  256};
+constexpr BlockSizes kAvx2F32 = {            6, 16,  256,  1536,  384};
+constexpr BlockSizes kAvx2F64 = {            6,  8,  256,   768,  256};
+constexpr BlockSizes kAvx512F32 = {         12, 32,  384,  4080,  320};
+constexpr BlockSizes kAvx512F64 = {         12, 16,  256,   960,  256};
+
+// The largest register tile of any ISA (edge tiles are computed into a local buffer of this size).
+constexpr int kMaxTileElements = 12 * 32;
+
+// One ISA's kernels and block sizes, chosen once (see cpu_features.cpp).
+struct KernelSet {
+    const char* name;
+    KernelF32 kernel_f32;
+    BlockSizes f32;
+    KernelF64 kernel_f64;
+    BlockSizes f64;
+};
+
+// The micro-kernels, one translation unit per ISA.
+void kernel_generic_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
+                        float* c, std::int64_t ldc);
+void kernel_generic_f64(std::int64_t k, const double* a, const double* b, double alpha,
+                        double beta, double* c, std::int64_t ldc);
+void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
+                     float* c, std::int64_t ldc);
+void kernel_avx2_f64(std::int64_t k, const double* a, const double* b, double alpha, double beta,
+                     double* c, std::int64_t ldc);
+void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
+                       float* c, std::int64_t ldc);
+void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
+                       double beta, double* c, std::int64_t ldc);
+
+// The kernel set in use (never null; chosen at first use from the CPU and SIMPLEGRAD_ISA).
+const KernelSet& active_kernels();
+
+}  // namespace sg::gemm_detail

@@ -1,0 +1,26 @@
+// im2col.hpp: the convolution's patch gather (im2col) and its adjoint scatter-add (col2im), per image.
+#pragma once
+#include <cstdint>
+
+#include "conv2d.hpp"
+
+namespace sg {
+
+// Both work on output columns [p0, p1) of the Ho*Wo output pixels (a tile of the full matrix), so
+// scratch stays bounded for large images. Rows are ordered (channel, ki, kj) like the weight's
+// [C/groups, kh, kw], so group g's rows are the contiguous block g*(C/groups)*kh*kw ....
+// `threads`: parallel over channels (1: the calling thread only). `geometry` must be checked already.
+
+// im2col: x [C,H,W] -> cols [C*kh*kw, p1-p0]; taps outside the image read `pad_value`.
+void im2col(const Conv2dGeometry& geometry, const float* x, float pad_value, std::int64_t p0,
+            std::int64_t p1, float* cols, int threads = 1);
+void im2col(const Conv2dGeometry& geometry, const double* x, double pad_value, std::int64_t p0,
+            std::int64_t p1, double* cols, int threads = 1);
+
+// col2im: cols [C*kh*kw, p1-p0] -> x [C,H,W], ADDED to x; taps outside the image are dropped.
+void col2im(const Conv2dGeometry& geometry, const float* cols, std::int64_t p0, std::int64_t p1,
+            float* x, int threads = 1);
+void col2im(const Conv2dGeometry& geometry, const double* cols, std::int64_t p0, std::int64_t p1,
+            double* x, int threads = 1);
+
+}  // namespace sg

@@ -1,0 +1,241 @@
+// pool.cpp: 2-D max and average pooling over [planes, h, w] with virtual padding, forward and backward.
+#include "pool.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "threads.hpp"
+
+namespace sg {
+
+Pool2dGeometry pool2d_geometry(const char* op, std::int64_t planes, std::int64_t h, std::int64_t w,
+                               std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                               std::int64_t pt, std::int64_t pb, std::int64_t pl, std::int64_t pr,
+                               std::int64_t dh, std::int64_t dw) {
+    auto fail = [op](const std::string& what) {
+        throw std::invalid_argument(std::string(op) + ": " + what);
+    };
+    auto pair = [](std::int64_t a, std::int64_t b) {
+        return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
+    };
+    if (planes < 0 || h < 0 || w < 0) fail("negative input size");
+    if (kh <= 0 || kw <= 0) fail("kernel_size must be positive, got " + pair(kh, kw));
+    if (sh <= 0 || sw <= 0) fail("stride must be positive, got " + pair(sh, sw));
+    if (dh <= 0 || dw <= 0) fail("dilation must be positive, got " + pair(dh, dw));
+    if (pt < 0 || pb < 0 || pl < 0 || pr < 0)
+        fail("padding must be non-negative, got (" + std::to_string(pt) + ", " +
+             std::to_string(pb) + ", " + std::to_string(pl) + ", " + std::to_string(pr) + ")");
+    // Each size below 2^40 keeps every sum and product of two of them far from overflow.
+    const std::int64_t big = std::int64_t(1) << 40;
+    for (std::int64_t v : {h, w, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw})
+        if (v >= big) throw std::length_error(std::string(op) + ": sizes are too large");
+    const std::int64_t extent_h = dh * (kh - 1) + 1, extent_w = dw * (kw - 1) + 1;
+    const std::int64_t padded_h = h + pt + pb, padded_w = w + pl + pr;
+    if (extent_h > padded_h || extent_w > padded_w)
+        fail("kernel " + pair(extent_h, extent_w) + " (with dilation) is larger than the padded input " +
+             pair(padded_h, padded_w));
+    Pool2dGeometry g;
+    g.planes = planes, g.h = h, g.w = w, g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw;
+    g.pt = pt, g.pb = pb, g.pl = pl, g.pr = pr, g.dh = dh, g.dw = dw;
+    g.oh = (padded_h - extent_h) / sh + 1;
+    g.ow = (padded_w - extent_w) / sw + 1;
+    return g;
+}
+
+namespace {
+
+// a * b, saturating: a work estimate for threads_for that cannot overflow.
+inline std::int64_t work(std::int64_t a, std::int64_t b) {
+    const std::int64_t limit = std::numeric_limits<std::int64_t>::max();
+    return (b != 0 && a > limit / b) ? limit : a * b;
+}
+
+// The window taps k in [lo, hi) whose position start + k * step lies in [0, size).
+struct TapRange {
+    std::int64_t lo, hi;
+};
+inline TapRange taps(std::int64_t start, std::int64_t step, std::int64_t count, std::int64_t size) {
+    std::int64_t lo = start >= 0 ? 0 : (-start + step - 1) / step;
+    std::int64_t hi = size - start <= 0 ? 0 : (size - start + step - 1) / step;
+    lo = std::min(lo, count);
+    hi = std::min(hi, count);
+    return {lo, std::max(lo, hi)};
+}
+
+void check_geometry(const Pool2dGeometry& g, const char* op) {
+    Pool2dGeometry checked = pool2d_geometry(op, g.planes, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt,
+                                             g.pb, g.pl, g.pr, g.dh, g.dw);
+    if (checked.oh != g.oh || checked.ow != g.ow)
+        throw std::invalid_argument(std::string(op) + ": output size does not match the geometry");
+}
+
+template <typename T>
+void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t* argmax) {
+    check_geometry(g, "max_pool2d");
+    const std::int64_t planes = g.planes, oh = g.oh, ow = g.ow, h = g.h, w = g.w;
+    if (planes * oh * ow == 0) return;
+    if (out == nullptr || (x == nullptr && h * w != 0))
+        throw std::invalid_argument("max_pool2d: null data pointer");
+    const T lowest = -std::numeric_limits<T>::infinity();
+    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        for (std::int64_t orow = 0; orow < oh; ++orow) {
+            const T* plane = x + p * h * w;
+            const std::int64_t h0 = orow * g.sh - g.pt;
+            const TapRange rows = taps(h0, g.dh, g.kh, h);
+            T* out_row = out + (p * oh + orow) * ow;
+            std::int64_t* arg_row = argmax ? argmax + (p * oh + orow) * ow : nullptr;
+            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
+                const std::int64_t w0 = ocol * g.sw - g.pl;
+                const TapRange cols = taps(w0, g.dw, g.kw, w);
+                T best = lowest;
+                std::int64_t index = -1;
+                for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+                    const std::int64_t r = h0 + kr * g.dh;
+                    const T* line = plane + r * w;
+                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) {
+                        const std::int64_t c = w0 + kc * g.dw;
+                        const T v = line[c];
+                        // Take v when it is greater (ties keep the first maximum) or the first NaN:
+                        // !(v <= best) holds for both; a NaN best is never replaced. Branch-free
+                        // selects: random data makes this branch unpredictable.
+                        const bool take = !(v <= best) & (best == best);
+                        best = take ? v : best;
+                        index = take ? r * w + c : index;
+                    }
+                }
+                // Every value is -inf: the first window position wins, if it is not padding.
+                if (index < 0 && rows.lo == 0 && cols.lo == 0 && rows.hi > 0 && cols.hi > 0)
+                    index = h0 * w + w0;
+                out_row[ocol] = best;
+                if (arg_row) arg_row[ocol] = index;
+            }
+        }
+    }
+}
+
+template <typename T>
+void max_backward_impl(const T* grad_out, const std::int64_t* argmax, const Pool2dGeometry& g,
+                       T* grad_x) {
+    check_geometry(g, "max_pool2d");
+    const std::int64_t planes = g.planes, hw = g.h * g.w, outputs = g.oh * g.ow;
+    if (planes * hw == 0) return;
+    if (grad_x == nullptr || (outputs != 0 && (grad_out == nullptr || argmax == nullptr)))
+        throw std::invalid_argument("max_pool2d: null data pointer");
+    int threads = threads_for(planes * (hw + outputs));
+    int bad = 0;
+
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(| : bad)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        T* gx = grad_x + p * hw;
+        std::fill(gx, gx + hw, T(0));
+        const T* go = grad_out + p * outputs;
+        const std::int64_t* arg = argmax + p * outputs;
+        for (std::int64_t i = 0; i < outputs; ++i) {
+            const std::int64_t index = arg[i];
+            if (index >= 0 && index < hw)
+                gx[index] += go[i];
+            else if (index != -1)
+                bad = 1;
+        }
+    }
+    if (bad) throw std::invalid_argument("max_pool2d: argmax index out of range");
+}
+
+template <typename T>
+void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
+    check_geometry(g, "avg_pool2d");
+    const std::int64_t planes = g.planes, oh = g.oh, ow = g.ow, h = g.h, w = g.w;
+    if (planes * oh * ow == 0) return;
+    if (out == nullptr || (x == nullptr && h * w != 0))
+        throw std::invalid_argument("avg_pool2d: null data pointer");
+    const T count = T(g.kh * g.kw);  // padding counts as zeros (count_include_pad)
+    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        for (std::int64_t orow = 0; orow < oh; ++orow) {
+            const T* plane = x + p * h * w;
+            const std::int64_t h0 = orow * g.sh - g.pt;
+            const TapRange rows = taps(h0, g.dh, g.kh, h);
+            T* out_row = out + (p * oh + orow) * ow;
+            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
+                const std::int64_t w0 = ocol * g.sw - g.pl;
+                const TapRange cols = taps(w0, g.dw, g.kw, w);
+                T sum = 0;
+                for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+                    const T* line = plane + (h0 + kr * g.dh) * w + w0;
+                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) sum += line[kc * g.dw];
+                }
+                out_row[ocol] = sum / count;
+            }
+        }
+    }
+}
+
+template <typename T>
+void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
+    check_geometry(g, "avg_pool2d");
+    const std::int64_t planes = g.planes, oh = g.oh, ow = g.ow, h = g.h, w = g.w;
+    if (planes * h * w == 0) return;
+    if (grad_x == nullptr || (oh * ow != 0 && grad_out == nullptr))
+        throw std::invalid_argument("avg_pool2d: null data pointer");
+    const T count = T(g.kh * g.kw);
+    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        T* gx = grad_x + p * h * w;
+        std::fill(gx, gx + h * w, T(0));
+        const T* go = grad_out + p * oh * ow;
+        for (std::int64_t orow = 0; orow < oh; ++orow) {
+            const std::int64_t h0 = orow * g.sh - g.pt;
+            const TapRange rows = taps(h0, g.dh, g.kh, h);
+            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
+                const std::int64_t w0 = ocol * g.sw - g.pl;
+                const TapRange cols = taps(w0, g.dw, g.kw, w);
+                const T share = go[orow * ow + ocol] / count;
+                for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+                    T* line = gx + (h0 + kr * g.dh) * w + w0;
+                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) line[kc * g.dw] += share;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void max_pool2d_forward(const float* x, const Pool2dGeometry& g, float* out, std::int64_t* argmax) {
+    max_forward_impl(x, g, out, argmax);
+}
+void max_pool2d_forward(const double* x, const Pool2dGeometry& g, double* out,
+                        std::int64_t* argmax) {
+    max_forward_impl(x, g, out, argmax);
+}
+void max_pool2d_backward(const float* grad_out, const std::int64_t* argmax,
+                         const Pool2dGeometry& g, float* grad_x) {
+    max_backward_impl(grad_out, argmax, g, grad_x);
+}
+void max_pool2d_backward(const double* grad_out, const std::int64_t* argmax,
+                         const Pool2dGeometry& g, double* grad_x) {
+    max_backward_impl(grad_out, argmax, g, grad_x);
+}
+void avg_pool2d_forward(const float* x, const Pool2dGeometry& g, float* out) {
+    avg_forward_impl(x, g, out);
+}
+void avg_pool2d_forward(const double* x, const Pool2dGeometry& g, double* out) {
+    avg_forward_impl(x, g, out);
+}
+void avg_pool2d_backward(const float* grad_out, const Pool2dGeometry& g, float* grad_x) {
+    avg_backward_impl(grad_out, g, grad_x);
+}
+void avg_pool2d_backward(const double* grad_out, const Pool2dGeometry& g, double* grad_x) {
+    avg_backward_impl(grad_out, g, grad_x);
+}
+
+}  // namespace sg

@@ -1,0 +1,550 @@
+"""conv2d: forward vs NumPy, gradients vs finite differences, core kernels, errors, nn.Conv2d."""
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import check_op
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import simplegrad as sg
+import simplegrad.nn as nn
+from simplegrad import _core
+
+NUMPY_MODES = {
+    "constant": "constant",
+    "zeros": "constant",
+    "edge": "edge",
+    "replicate": "edge",
+    "reflect": "reflect",
+    "symmetric": "symmetric",
+    "wrap": "wrap",
+    "circular": "wrap",
+}
+
+
+# ---- the NumPy reference: np.pad, then one strided slice per kernel offset ----------------------
+
+
+def output_size(size, before, after, kernel, stride, dilation):
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def padded_input(x, pads, mode, value):
+    width = ((0, 0),) * (x.ndim - 2) + ((pads[0], pads[1]), (pads[2], pads[3]))
+    if NUMPY_MODES[mode] == "constant":
+        return np.pad(x, width, mode="constant", constant_values=value)
+    return np.pad(x, width, mode=NUMPY_MODES[mode])
+
+
+def reference_conv2d(
+    x,
+    w,
+    b=None,
+    stride=(1, 1),
+    pads=(0, 0, 0, 0),
+    dilation=(1, 1),
+    groups=1,
+    pad_value=0.0,
+    mode="constant",
+):
+    """y[n, o, oy, ox] = sum over c in o's group, i, j of
+    w[o, c, i, j] * xpad[n, c, oy*sh + i*dh, ox*sw + j*dw]."""
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    ho = output_size(h, pads[0], pads[1], kh, stride[0], dilation[0])
+    wo = output_size(wd, pads[2], pads[3], kw, stride[1], dilation[1])
+    xp = padded_input(x, pads, mode, pad_value)
+    y = np.zeros((n, o, ho, wo))
+    og = o // groups
+    for g in range(groups):
+        for i in range(kh):
+            for j in range(kw):
+                top, left = i * dilation[0], j * dilation[1]
+                patch = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    top : top + stride[0] * (ho - 1) + 1 : stride[0],
+                    left : left + stride[1] * (wo - 1) + 1 : stride[1],
+                ]
+                y[:, g * og : (g + 1) * og] += np.einsum(
+                    "nchw,oc->nohw", patch, w[g * og : (g + 1) * og, :, i, j]
+                )
+    if b is not None:
+        y += b[None, :, None, None]
+    return y[0] if unbatched else y
+
+
+def reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups):
+    """(dx, dw, db) of reference_conv2d (zero padding): the same slices, transposed."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    ho, wo = dy.shape[2:]
+    xp = padded_input(x, pads, "constant", 0.0)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    og = o // groups
+    for g in range(groups):
+        dyg = dy[:, g * og : (g + 1) * og]
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (ho - 1) + 1, stride[0])
+                cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (wo - 1) + 1, stride[1])
+                channels = slice(g * cg, (g + 1) * cg)
+                dw[g * og : (g + 1) * og, :, i, j] = np.einsum(
+                    "nohw,nchw->oc", dyg, xp[:, channels, rows, cols]
+                )
+                dxp[:, channels, rows, cols] += np.einsum(
+                    "nohw,oc->nchw", dyg, w[g * og : (g + 1) * og, :, i, j]
+                )
+    dx = dxp[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + wd]
+    return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
+# ---- forward and gradients ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(x=(2, 3, 7, 6), w=(4, 3, 3, 3), stride=(1, 1), pads=(1, 1, 1, 1)),
+        dict(x=(1, 2, 8, 9), w=(3, 2, 3, 2), stride=(2, 3), pads=(0, 2, 1, 0)),
+        dict(
+            x=(2, 4, 9, 9),
+            w=(6, 2, 3, 3),
+            stride=(1, 2),
+            pads=(2, 1, 0, 3),
+            dilation=(2, 1),
+            groups=2,
+        ),
+        dict(x=(3, 5, 4, 4), w=(2, 5, 1, 1), stride=(1, 1), pads=(0, 0, 0, 0)),  # 1x1: no im2col
+        dict(
+            x=(2, 6, 5, 5), w=(6, 1, 3, 3), stride=(1, 1), pads=(1, 1, 1, 1), groups=6
+        ),  # depthwise
+        dict(x=(3, 6, 6), w=(4, 3, 2, 2), stride=(2, 2), pads=(1, 0, 1, 0)),  # unbatched
+        dict(x=(1, 1, 1, 1), w=(2, 1, 3, 3), stride=(1, 1), pads=(1, 1, 1, 1)),  # 1x1 image
+    ],
+)
+def test_forward_and_gradients(case, rng):
+    stride, pads = case["stride"], case["pads"]
+    dilation, groups = case.get("dilation", (1, 1)), case.get("groups", 1)
+    x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
+    b = rng.standard_normal(case["w"][0])
+    check_op(
+        lambda x, w, b: sg.conv2d(
+            x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups
+        ),
+        [x, w, b],
+        lambda x, w, b: reference_conv2d(x, w, b, stride, pads, dilation, groups),
+    )
+
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 3))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pads = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    h = max(1, span_h - pads[0] - pads[1]) + draw(st.integers(0, 3))
+    w = max(1, span_w - pads[2] - pads[3]) + draw(st.integers(0, 3))
+    batch = draw(st.sampled_from([None, 1, 2]))  # None: an unbatched (C, H, W) input
+    x_shape = (groups * cg, h, w) if batch is None else (batch, groups * cg, h, w)
+    return dict(
+        x=x_shape,
+        w=(groups * og, cg, kh, kw),
+        stride=stride,
+        dilation=dilation,
+        pads=pads,
+        groups=groups,
+        pad_value=draw(st.sampled_from([0.0, 0.5, -1.5])),
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_cases())
+def test_property_sweep(case):
+    rng = np.random.default_rng(case["seed"])
+    keywords = dict(stride=case["stride"], dilation=case["dilation"], groups=case["groups"])
+    pads, pad_value = case["pads"], case["pad_value"]
+    inputs = [rng.standard_normal(case["x"]), rng.standard_normal(case["w"])]
+    if case["bias"]:
+        inputs.append(rng.standard_normal(case["w"][0]))
+
+    def op(x, w, b=None):
+        return sg.conv2d(x, w, b, pad_width=pads, pad_value=pad_value, **keywords)
+
+    def reference(x, w, b=None):
+        return reference_conv2d(
+            x, w, b, case["stride"], pads, case["dilation"], case["groups"], pad_value
+        )
+
+    check_op(op, inputs, reference)
+
+
+def test_output_size_formula_and_padding_spellings(rng):
+    x = sg.Tensor(rng.standard_normal((1, 2, 10, 7)))
+    w = sg.Tensor(rng.standard_normal((3, 2, 3, 2)))
+    assert sg.conv2d(x, w, stride=(3, 2), padding=(1, 2, 0, 1), dilation=(2, 1)).shape == (
+        1,
+        3,
+        3,
+        4,
+    )
+    by_pair = sg.conv2d(x, w, padding=(1, 2)).values  # (ph, pw) as in PyTorch
+    by_quad = sg.conv2d(x, w, pad_width=(1, 1, 2, 2)).values
+    by_pairs = sg.conv2d(x, w, padding=((1, 1), (2, 2))).values
+    np.testing.assert_array_equal(by_pair, by_quad)
+    np.testing.assert_array_equal(by_pairs, by_quad)
+    np.testing.assert_array_equal(
+        sg.conv2d(x, w, pad_width=1, padding=1).values,  # agreeing aliases
+        sg.conv2d(x, w, padding=(1, 1, 1, 1)).values,
+    )
+
+
+@pytest.mark.parametrize(
+    "mode", ["edge", "replicate", "reflect", "symmetric", "wrap", "circular", "zeros"]
+)
+def test_pad_modes_go_through_pad(mode, rng):
+    x, w, b = (
+        rng.standard_normal((2, 2, 6, 5)),
+        rng.standard_normal((3, 2, 3, 3)),
+        rng.standard_normal(3),
+    )
+    pads = (2, 1, 1, 2)
+    check_op(
+        lambda x, w, b: sg.conv2d(x, w, b, pad_width=pads, pad_mode=mode),
+        [x, w, b],
+        lambda x, w, b: reference_conv2d(x, w, b, pads=pads, mode=mode),
+    )
+
+
+def test_unbatched_input_with_reflect_padding(rng):
+    x, w = rng.standard_normal((2, 5, 6)), rng.standard_normal((3, 2, 2, 3))
+    pads = (1, 0, 2, 1)
+    check_op(lambda x, w: sg.conv2d(x, w, stride=(1, 2), padding=pads, pad_mode="reflect"),
+             [x, w], lambda x, w: reference_conv2d(x, w, None, (1, 2), pads, mode="reflect"))
+
+
+def test_empty_batch(rng):
+    x = sg.Tensor(np.zeros((0, 2, 5, 5)))
+    w = sg.Tensor(rng.standard_normal((3, 2, 3, 3)))
+    b = sg.Tensor(rng.standard_normal(3))
+    y = sg.conv2d(x, w, b)
+    assert y.shape == (0, 3, 3, 3)
+    y.backward()
+    np.testing.assert_array_equal(w.grad, np.zeros((3, 2, 3, 3)))
+    np.testing.assert_array_equal(b.grad, np.zeros(3))
+
+
+def test_constant_pad_value_matches_numpy_pad(rng):
+    x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
+    y = sg.conv2d(x, w, padding=2, pad_value=3.0)
+    np.testing.assert_allclose(
+        y.values, reference_conv2d(x, w, pads=(2,) * 4, pad_value=3.0), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_tiled_image_forward_and_backward(dtype, rng):
+    # 40 channels * 3x3 taps * 8 bytes = 2880 bytes per im2col column: 64x64 outputs come in tiles.
+    x, w = rng.standard_normal((2, 40, 64, 64)), rng.standard_normal((8, 20, 3, 3))
+    stride, pads, dilation, groups = (1, 1), (1, 2, 0, 1), (1, 1), 2
+    xt, wt = sg.Tensor(x, dtype=dtype), sg.Tensor(w, dtype=dtype)
+    y = sg.conv2d(xt, wt, padding=pads, groups=groups)
+    expected = reference_conv2d(x, w, None, stride, pads, dilation, groups)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.values, expected, **tol)
+    dy = rng.standard_normal(y.shape)
+    y.backward(dy)
+    dx, dw, _ = reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups)
+    np.testing.assert_allclose(xt.grad, dx, **tol)
+    np.testing.assert_allclose(wt.grad, dw, rtol=tol["rtol"], atol=tol["atol"] * 30)
+
+
+def test_only_wanted_gradients_are_computed(rng):
+    x = sg.Tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=False)
+    w = sg.Tensor(rng.standard_normal((3, 2, 3, 3)))
+    b = sg.Tensor(rng.standard_normal(3), requires_grad=False)
+    sg.conv2d(x, w, b).sum().backward()
+    assert x.grad is None and b.grad is None and w.grad.shape == (3, 2, 3, 3)
+
+
+# ---- the core kernels ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        dict(image=(3, 6, 5), kernel=(3, 3), stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1)),
+        dict(image=(2, 9, 7), kernel=(2, 3), stride=(2, 3), padding=(0, 2, 3, 1), dilation=(2, 2)),
+        dict(image=(1, 1, 1), kernel=(3, 3), stride=(1, 1), padding=(2, 0, 1, 1), dilation=(1, 1)),
+        dict(image=(4, 5, 5), kernel=(1, 1), stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_im2col_col2im_are_adjoint(geometry, dtype, rng):
+    g = dict(geometry)
+    image = g.pop("image")
+    x = rng.standard_normal(image).astype(dtype)
+    cols = _core.conv2d_im2col(x, **g)
+    y = rng.standard_normal(cols.shape).astype(dtype)
+    back = _core.conv2d_col2im(y, image, **g)
+    assert back.shape == image
+    lhs = np.sum(cols.astype(np.float64) * y)
+    rhs = np.sum(x.astype(np.float64) * back)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5 if dtype == "float32" else 1e-12)
+    # im2col itself against the reference: row (c, i, j) holds the padded input's (i, j) slice.
+    kh, kw = g["kernel"]
+    c = image[0]
+    weight = np.eye(c * kh * kw).reshape(c * kh * kw, c, kh, kw)
+    expected = reference_conv2d(
+        x.astype(np.float64)[None], weight, None, g["stride"], g["padding"], g["dilation"]
+    )
+    np.testing.assert_allclose(cols, expected.reshape(cols.shape), rtol=1e-6)
+
+
+THREAD_CASES = [
+    dict(x=(8, 8, 16, 16), w=(16, 8, 3, 3), padding=1),  # chunks over the batch
+    dict(x=(1, 16, 32, 32), w=(16, 16, 3, 3), padding=1),  # threads inside GEMM
+    dict(
+        x=(3, 8, 21, 19),
+        w=(12, 4, 3, 2),
+        padding=(2, 0, 1, 3),
+        stride=(2, 1),
+        dilation=(1, 2),
+        groups=2,
+        pad_value=0.25,
+    ),
+    dict(x=(10, 32, 12, 12), w=(32, 32, 1, 1), padding=0),  # 1x1 direct GEMM
+]
+
+
+@pytest.mark.parametrize("case", THREAD_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_and_two_threads_are_bit_identical(case, dtype, rng):
+    case = dict(case)
+    x, w = rng.standard_normal(case.pop("x")), rng.standard_normal(case.pop("w"))
+    b = rng.standard_normal(w.shape[0])
+    dy = rng.standard_normal(sg.conv2d(sg.Tensor(x), sg.Tensor(w), **case).shape)
+    results = []
+    for threads in (1, 2):
+        sg.set_num_threads(threads)
+        ts = [sg.Tensor(a, dtype=dtype) for a in (x, w, b)]
+        y = sg.conv2d(*ts, **case)
+        y.backward(dy)
+        results.append([y.values.copy()] + [t.grad.copy() for t in ts])
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_scratch_is_bounded_per_image():
+    # A whole-batch im2col matrix would be 64 * (16*9) * 32*32 * 4 bytes = 37.7 MB; per image it is
+    # 0.6 MB per thread (plus the GEMM's packed panels).
+    x = sg.normal((64, 16, 32, 32), requires_grad=False)
+    w = sg.normal((16, 16, 3, 3), requires_grad=False)
+    sg.conv2d(x, w, padding=1)  # warm the cache
+    before = sg.memory_stats()["bytes_in_use"]
+    sg.reset_peak_memory()
+    y = sg.conv2d(x, w, padding=1)
+    extra = sg.memory_stats()["peak_bytes"] - before
+    whole_batch_cols = 64 * 16 * 9 * 32 * 32 * 4
+    assert extra - y.size * 4 < whole_batch_cols / 4, extra
+
+
+def test_seed_examples_run_verbatim():
+    conv = nn.Conv2d(in_channels=3, out_channels=16, kernel_size=3, padding=1)
+    x = sg.normal((1, 3, 32, 32))
+    out = conv(x)  # shape: (1, 16, 32, 32)
+    assert out.shape == (1, 16, 32, 32)
+
+    x = sg.normal((1, 3, 28, 28))  # (N, C, H, W)
+    kernel = sg.normal((16, 3, 3, 3), requires_grad=True)  # (out_ch, in_ch, kH, kW)
+    out = sg.conv2d(x, kernel, stride=1, padding=1)
+    assert out.shape == (1, 16, 28, 28)
+    out.sum().backward()
+    assert kernel.grad.shape == (16, 3, 3, 3)
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+
+def _t(*shape, dtype="float32"):
+    return sg.zeros(shape, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (
+            lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 4, 3, 3)),
+            ValueError,
+            "weight has 4 input channels but x has 3",
+        ),
+        (lambda: sg.conv2d(_t(1, 4, 8, 8), _t(2, 3, 3, 3), groups=2), ValueError, "per group"),
+        (
+            lambda: sg.conv2d(_t(1, 3, 2, 8), _t(2, 3, 3, 3)),
+            ValueError,
+            "larger than the padded input",
+        ),
+        (
+            lambda: sg.conv2d(_t(1, 3, 5, 5), _t(2, 3, 3, 3), dilation=3),
+            ValueError,
+            "larger than the padded input",
+        ),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=0), ValueError, "stride"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, -1)), ValueError, "stride"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), dilation=0), ValueError, "dilation"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), groups=0), ValueError, "groups"),
+        (lambda: sg.conv2d(_t(1, 4, 8, 8), _t(3, 2, 3, 3), groups=2), ValueError, "groups"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=1.5), TypeError, "stride"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, 2, 3)), ValueError, "stride"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=-1), ValueError, "padding"),
+        (
+            lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=(1, 2, 3)),
+            ValueError,
+            "padding",
+        ),
+        (
+            lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=1, pad_width=2),
+            ValueError,
+            "disagree",
+        ),
+        (
+            lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=1, pad_mode="mirror"),
+            ValueError,
+            "pad_mode",
+        ),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), pad_value="a"), TypeError, "pad_value"),
+        (lambda: sg.conv2d(_t(8, 8), _t(2, 1, 3, 3)), ValueError, "x must be"),
+        (lambda: sg.conv2d(_t(1, 1, 3, 8, 8), _t(2, 3, 3, 3)), ValueError, "x must be"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(3, 3, 3)), ValueError, "weight must be"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), _t(3)), ValueError, "bias"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3, dtype="float64")), TypeError, "float64"),
+        (
+            lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), _t(2, dtype="float64")),
+            TypeError,
+            "bias",
+        ),
+        (
+            lambda: sg.conv2d(sg.zeros((1, 3, 8, 8), dtype="int32"), _t(2, 3, 3, 3)),
+            TypeError,
+            "float",
+        ),
+        (lambda: sg.conv2d("x", _t(2, 3, 3, 3)), TypeError, "Tensor"),
+    ],
+)
+def test_errors(call, error, message):
+    with pytest.raises(error, match=message) as info:
+        call()
+    assert str(info.value).startswith("conv2d:")
+
+
+def test_core_checks_its_own_arguments():
+    x = np.zeros((1, 3, 8, 8), np.float32)
+    w = np.zeros((2, 3, 3, 3), np.float32)
+    ok = ((1, 1), (0, 0, 0, 0), (1, 1), 1, 0.0)
+    with pytest.raises(ValueError, match="^conv2d: x must be C-contiguous"):
+        _core.conv2d_forward(x[:, :, :, ::2], w, None, *ok)
+    with pytest.raises(TypeError, match="^conv2d: weight must be float32"):
+        _core.conv2d_forward(x, w.astype(np.float64), None, *ok)
+    with pytest.raises(ValueError, match="^conv2d: stride must be positive"):
+        _core.conv2d_forward(x, w, None, (0, 1), (0, 0, 0, 0), (1, 1), 1, 0.0)
+    with pytest.raises(ValueError, match="^conv2d: padding must be non-negative"):
+        _core.conv2d_forward(x, w, None, (1, 1), (0, -1, 0, 0), (1, 1), 1, 0.0)
+    with pytest.raises(ValueError, match="^conv2d: weight has 3 input channels per group"):
+        _core.conv2d_forward(
+            x, np.zeros((3, 3, 3, 3), np.float32), None, (1, 1), (0, 0, 0, 0), (1, 1), 3, 0.0
+        )
+    with pytest.raises(ValueError, match="^conv2d: dy must have the output's shape"):
+        _core.conv2d_backward(x, w, np.zeros((1, 2, 5, 5), np.float32), *ok, True, True, True)
+    with pytest.raises(MemoryError, match="^conv2d:"):
+        _core.conv2d_forward(x, w, None, (1, 1), (2**62, 2**62, 0, 0), (1, 1), 1, 0.0)
+    with pytest.raises(MemoryError, match="^conv2d:"):
+        _core.conv2d_im2col(
+            np.zeros((3, 8, 8), np.float32), (3, 3), (1, 1), (2**40, 0, 2**40, 0), (1, 1)
+        )
+
+
+# ---- nn.Conv2d ----------------------------------------------------------------------------------
+
+
+def test_layer_attributes_and_repr():
+    conv = nn.Conv2d(
+        4,
+        6,
+        (3, 2),
+        stride=2,
+        padding=(1, 2),
+        dilation=(1, 2),
+        groups=2,
+        pad_mode="reflect",
+        pad_value=0,
+    )
+    assert conv.weight.shape == (6, 2, 3, 2) and conv.bias.shape == (6,)
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (4, 6, (3, 2))
+    assert conv.stride == (2, 2) and conv.dilation == (1, 2) and conv.groups == 2
+    assert conv.padding == (1, 1, 2, 2) and conv.pad_width == conv.padding
+    assert conv.pad_mode == "reflect" and conv.pad_value == 0
+    assert conv.weight.label == "W" and conv.bias.label == "b"
+    assert set(conv.parameters()) == {"weight", "bias"}
+    text = repr(conv)
+    assert text.startswith("Conv2d(4, 6, kernel_size=(3, 2)") and "groups=2" in text
+
+
+def test_layer_init_bounds_seed_and_dtype():
+    conv = nn.Conv2d(in_channels=8, out_channels=64, kernel_size=3, groups=2)
+    bound = math.sqrt(1 / (8 / 2 * 3 * 3))
+    for t in (conv.weight, conv.bias):
+        assert t.dtype == "float32" and t.comp_grad
+        assert np.abs(t.values).max() <= bound
+    assert np.abs(conv.weight.values).max() > 0.95 * bound
+    assert abs(conv.weight.values.mean()) < 0.1 * bound
+    sg.seed(7)
+    a = nn.Conv2d(3, 4, 3).weight.values.copy()
+    sg.seed(7)
+    np.testing.assert_array_equal(a, nn.Conv2d(3, 4, 3).weight.values)
+    sg.default_dtype("float64")
+    layer = nn.Conv2d(3, 4, 3)
+    assert layer.weight.dtype == layer.bias.dtype == "float64"
+    assert layer(sg.normal((2, 3, 5, 5))).dtype == "float64"
+
+
+def test_layer_with_given_weight_and_bias(rng):
+    w = sg.Tensor(rng.standard_normal((5, 3, 2, 3)))
+    b = sg.Tensor(rng.standard_normal(5))
+    conv = nn.Conv2d(weight=w, bias=b, padding=1)
+    assert conv.weight is w and conv.bias is b
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (3, 5, (2, 3))
+    x = rng.standard_normal((2, 3, 6, 6))
+    np.testing.assert_allclose(
+        conv(sg.Tensor(x)).values,
+        reference_conv2d(x, w.values, b.values, pads=(1,) * 4),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    no_bias = nn.Conv2d(3, 5, 3, use_bias=False)
+    assert no_bias.bias is None and set(no_bias.parameters()) == {"weight"}
+    assert nn.Conv2d(weight=sg.zeros((4, 3, 1, 1)), groups=2, in_channels=6).in_channels == 6
+    with pytest.raises(ValueError, match="^Conv2d: out_channels=4"):
+        nn.Conv2d(out_channels=4, weight=w)
+    with pytest.raises(ValueError, match="^Conv2d: give in_channels"):
+        nn.Conv2d(3, 4)
+    with pytest.raises(ValueError, match="^Conv2d: groups=2"):
+        nn.Conv2d(3, 4, 3, groups=2)
+
+
+def test_layer_trains_with_gradients(rng):
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    x = sg.Tensor(rng.standard_normal((4, 2, 5, 5)), requires_grad=False)
+    conv(x).sum().backward()
+    assert conv.weight.grad.shape == (3, 2, 3, 3)
+    np.testing.assert_allclose(conv.bias.grad, np.full(3, 4 * 25.0))

@@ -1,0 +1,74 @@
+"""The public surface the API contract lists: top-level names, subpackages, and `__all__` everywhere."""
+
+import importlib
+import pkgutil
+
+import pytest
+
+import simplegrad as sg
+
+TOP_LEVEL = [
+    # Tensor and autograd
+    "Tensor", "Function", "Context", "no_grad", "get_comp_grad",
+    # factories, seeding, dtypes, devices, threads, memory
+    "zeros", "ones", "full", "normal", "uniform", "arange", "eye", "zeros_like", "ones_like",
+    "randn", "rand", "tensor", "seed", "get_seed", "DTYPES", "default_dtype", "get_default_dtype",
+    "available_devices", "cuda_is_available", "default_device", "get_default_device",
+    "validate_device", "set_num_threads", "get_num_threads", "memory_stats", "reset_peak_memory",
+    "empty_cache",
+    # functional ops
+    "log", "exp", "sin", "cos", "tan", "sqrt", "abs", "clip", "maximum", "minimum", "where",
+    "relu", "tanh", "sigmoid", "elu", "gelu", "leaky_relu", "softmax", "log_softmax",
+    "sum", "mean", "variance", "max", "min", "trace", "argmax", "argmin",
+    "reshape", "flatten", "concat", "stack", "equal",
+    "ce_loss", "mse_loss", "norm",
+    "pad", "conv2d", "max_pool2d", "avg_pool2d",
+    # subpackages and serialisation
+    "nn", "opt", "sch", "data", "save", "load",
+]
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_top_level_name_exists(name):
+    assert hasattr(sg, name), f"simplegrad.{name} is missing"
+
+
+def test_subpackage_aliases():
+    assert sg.opt is importlib.import_module("simplegrad.optimizers")
+    assert sg.sch is importlib.import_module("simplegrad.schedulers")
+
+
+@pytest.mark.parametrize("name", ["np", "random", "numpy", "os"])
+def test_nothing_leaks(name):
+    assert not hasattr(sg, name), f"simplegrad.{name} leaks an implementation detail"
+
+
+def _public_modules():
+    names = ["simplegrad"]
+    for info in pkgutil.walk_packages(sg.__path__, "simplegrad."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("module_name", _public_modules())
+def test_public_module_has_complete_all(module_name):
+    module = importlib.import_module(module_name)
+    assert hasattr(module, "__all__"), f"{module_name} has no __all__"
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"{module_name}.__all__ names missing attributes: {missing}"
+    assert len(set(module.__all__)) == len(module.__all__), f"{module_name}.__all__ repeats names"
+
+
+def test_top_level_all_lists_every_public_name():
+    assert set(TOP_LEVEL) - {"nn", "opt", "sch", "data"} <= set(sg.__all__)
+
+
+def test_functional_ops_are_tensor_methods():
+    x = sg.Tensor([[0.5, 1.5]])
+    for name in ["exp", "log", "sin", "cos", "tan", "sqrt", "abs", "clip", "maximum", "minimum",
+                 "relu", "tanh", "sigmoid", "elu", "gelu", "leaky_relu", "softmax", "log_softmax",
+                 "sum", "mean", "variance", "max", "min", "trace", "argmax", "argmin", "reshape",
+                 "flatten", "transpose", "permute", "detach", "numpy", "item", "tolist",
+                 "convert_to", "to_device", "backward", "zero_grad"]:
+        assert callable(getattr(x, name, None)), f"Tensor.{name} is missing"

@@ -1,0 +1,127 @@
+"""Reductions (sum, mean, variance, max, min, trace, argmax, argmin) against NumPy."""
+
+import numpy as np
+import pytest
+from gradcheck import check_op
+
+import simplegrad as sg
+
+DIMS = [None, 0, 1, -1, (0, 2), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("keepdims", [True, False])
+@pytest.mark.parametrize("name,ref", [("sum", np.sum), ("mean", np.mean)])
+def test_sum_mean(name, ref, dim, keepdims, rng):
+    x = rng.standard_normal((2, 3, 4))
+    check_op(lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims), [x],
+             lambda a: ref(a, axis=dim, keepdims=keepdims))
+    check_op(lambda t: getattr(t, name)(dim=dim, keepdims=keepdims), [x],
+             lambda a: ref(a, axis=dim, keepdims=keepdims))
+
+
+def test_sum_mean_variance_keep_dims_by_default(rng):
+    x = sg.Tensor(rng.standard_normal((2, 3)))
+    assert sg.sum(x).shape == (1, 1) and sg.mean(x).shape == (1, 1) and sg.variance(x).shape == (1, 1)
+    assert sg.sum(x, dim=1).shape == (2, 1) and x.mean(0).shape == (1, 3)
+    assert x.variance(dim=1).shape == (2, 1)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("correction", [0, 1, 2])
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_variance(dim, correction, keepdims, rng):
+    x = rng.standard_normal((3, 4, 5))
+    check_op(lambda t: sg.variance(t, dim=dim, correction=correction, keepdims=keepdims), [x],
+             lambda a: np.var(a, axis=dim, ddof=correction, keepdims=keepdims))
+
+
+def test_variance_default_is_unbiased(rng):
+    x = rng.standard_normal((10,))
+    np.testing.assert_allclose(sg.variance(sg.Tensor(x, dtype="float64")).values, [np.var(x, ddof=1)])
+    np.testing.assert_allclose(sg.Tensor(x).variance(correction=0).values, [np.var(x)], rtol=1e-5)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("name,ref", [("max", np.max), ("min", np.min)])
+def test_max_min(name, ref, dim, keepdims, rng):
+    x = rng.permutation(24).reshape(2, 3, 4) * 0.1 + rng.uniform(0, 0.01, (2, 3, 4))  # no ties
+    check_op(lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims), [x],
+             lambda a: ref(a, axis=dim, keepdims=keepdims))
+    check_op(lambda t: getattr(t, name)(dim, keepdims), [x],
+             lambda a: ref(a, axis=dim, keepdims=keepdims))
+
+
+def test_max_min_drop_dims_by_default(rng):
+    x = sg.Tensor(rng.standard_normal((2, 3)))
+    assert sg.max(x).shape == () and x.min().shape == ()
+    assert x.max(dim=1).shape == (2,) and sg.min(x, dim=0, keepdims=True).shape == (1, 3)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_ties_share_the_gradient(name):
+    value = 5.0 if name == "max" else -5.0
+    x = sg.Tensor([[value, 1.0, value], [2.0, value, 0.0]])
+    getattr(sg, name)(x).backward()  # three tied extrema: a third each
+    np.testing.assert_allclose(x.grad, [[1 / 3, 0, 1 / 3], [0, 1 / 3, 0]], rtol=1e-6)
+    x.grad = None
+    getattr(sg, name)(x, dim=1).backward(np.array([2.0, 3.0]))  # row 0: two ties; row 1: one
+    np.testing.assert_allclose(x.grad, [[1.0, 0, 1.0], [0, 3.0, 0]])
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5), (5, 2)])
+def test_trace(shape, rng):
+    x = rng.standard_normal(shape)
+    check_op(sg.trace, [x], lambda a: np.array([[np.trace(a)]]))
+    check_op(lambda t: t.trace(), [x], lambda a: np.array([[np.trace(a)]]))
+
+
+@pytest.mark.parametrize("name,ref", [("argmax", np.argmax), ("argmin", np.argmin)])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_argmax_argmin(name, ref, dim, rng):
+    x = rng.standard_normal((3, 4, 5))
+    for dtype in ("float32", "float64", "int64"):
+        values = (x * 100).astype(dtype)
+        out = getattr(sg, name)(sg.Tensor(values, dtype=dtype), dim=dim)
+        expected = ref(values, axis=dim)
+        assert out.dtype == "int64" and not out.comp_grad
+        assert out.shape == np.shape(expected)
+        np.testing.assert_array_equal(out.values, expected)
+    method = getattr(sg.Tensor(x), name)(dim)
+    np.testing.assert_array_equal(method.values, ref(x.astype(np.float32), axis=dim))
+
+
+def test_argmax_first_index_wins_ties():
+    assert sg.argmax(sg.Tensor([1.0, 3.0, 3.0])).item() == 1
+    assert sg.argmin(sg.Tensor([[2.0, 0.0, 0.0]]), dim=1).tolist() == [1]
+
+
+def test_reductions_of_a_graph_backpropagate(rng):
+    x = rng.standard_normal((3, 4))
+    check_op(lambda t: sg.max(t * t, dim=0) + sg.variance(t, dim=1, keepdims=False).sum(),
+             [x], lambda a: np.max(a * a, axis=0) + np.var(a, axis=1, ddof=1).sum())
+
+
+def test_errors():
+    x = sg.ones((2, 3))
+    with pytest.raises(IndexError, match="^sum"):
+        sg.sum(x, dim=2)
+    with pytest.raises(IndexError, match="^max"):
+        sg.max(x, dim=-3)
+    with pytest.raises(IndexError, match="^argmax"):
+        sg.argmax(x, dim=5)
+    with pytest.raises(TypeError, match="^argmin"):
+        sg.argmin(x, dim=(0, 1))
+    with pytest.raises(ValueError, match="^variance"):
+        sg.variance(sg.ones((1, 3)), dim=0)  # 1 element, correction 1
+    with pytest.raises(TypeError, match="^variance"):
+        sg.variance(sg.Tensor([1, 2], dtype="int64"))
+    with pytest.raises(ValueError, match="^trace"):
+        sg.trace(sg.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="^max"):
+        sg.max(sg.ones((0, 3)), dim=0)
+    with pytest.raises(ValueError, match="^mean"):
+        sg.mean(x, dim=(0, 0))
+    with pytest.raises(TypeError, match="^min"):
+        sg.min(x, keepdims="yes")

@@ -1,0 +1,73 @@
+"""sg.save / sg.load and Module.save / Module.load: NumPy .npz files, never pickle."""
+
+import numpy as np
+import pytest
+
+import simplegrad as sg
+import simplegrad.nn as nn
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(sg.relu(self.fc1(x)))
+
+
+def test_load_refuses_pickled_objects(tmp_path):
+    np.save(tmp_path / "evil.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "evil.npz", weight=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError, match="^load"):
+        nn.Linear(2, 2).load(tmp_path / "evil.npz")
+    with pytest.raises(ValueError, match="^load"):
+        sg.load(tmp_path / "evil.npz")
+    with pytest.raises(FileNotFoundError, match="^load: no such file"):
+        sg.load(tmp_path / "missing.npz")
+
+
+def test_sg_save_load_dicts(tmp_path, rng):
+    w = rng.standard_normal((3, 2))
+    sg.save(
+        {"w": w, "t": sg.ones(2), "step": 5, "name": "run1", "nested": {"a": [np.zeros(2), 1.5]}},
+        tmp_path / "ckpt.npz",
+    )
+    back = sg.load(tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(back["w"], w)
+    np.testing.assert_array_equal(back["t"], np.ones(2, np.float32))
+    assert back["step"] == 5 and str(back["name"]) == "run1"
+    assert isinstance(back["nested"]["a"], list) and float(back["nested"]["a"][1]) == 1.5
+    model = TwoLayer()
+    sg.save(model, tmp_path / "m")
+    other = TwoLayer()
+    other.load_state_dict(sg.load(tmp_path / "m"))
+    np.testing.assert_array_equal(other.fc2.weight.values, model.fc2.weight.values)
+    with pytest.raises(TypeError, match="^save"):
+        sg.save([1, 2], tmp_path / "bad")
+    with pytest.raises(TypeError, match="^save"):
+        sg.save({"f": object()}, tmp_path / "bad")
+
+
+def test_npz_suffix_is_optional_on_both_sides(tmp_path):
+    model = nn.Linear(3, 2)
+    model.save(str(tmp_path / "weights"))
+    other = nn.Linear(3, 2)
+    other.load(str(tmp_path / "weights"))
+    np.testing.assert_array_equal(other.weight.values, model.weight.values)
+    sg.save({"a": np.arange(3)}, tmp_path / "plain")
+    np.testing.assert_array_equal(sg.load(tmp_path / "plain")["a"], np.arange(3))
+
+
+def test_load_into_a_different_architecture_names_the_key(tmp_path):
+    nn.Linear(3, 2).save(tmp_path / "small")
+    with pytest.raises(ValueError, match="^load_state_dict: shape mismatch for 'weight'"):
+        nn.Linear(4, 2).load(tmp_path / "small")
+    with pytest.raises(ValueError, match="^load_state_dict: missing key"):
+        nn.Sequential(nn.Linear(3, 2)).load(tmp_path / "small")
+
+
+def test_save_rejects_keys_it_could_not_restore(tmp_path):
+    with pytest.raises(ValueError, match="^save: key 'a/b'"):
+        sg.save({"a/b": np.zeros(1)}, tmp_path / "bad")
