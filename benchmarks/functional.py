@@ -1,8 +1,9 @@
-"""Functional-op benchmark: simplegrad forward+backward vs a hand-written NumPy forward+backward, float32.
+"""Functional-op benchmark: simplegrad forward+backward vs hand-written NumPy, float32.
 
-Prints, per op and shape, the median times and the ratio numpy_time / simplegrad_time (> 1: simplegrad
-is faster; the NumPy reference has no autograd bookkeeping, so ~0.5-1 is the expected range for
-element-wise ops). Not part of the test suite.
+Prints, per op and shape, the median times and the ratio numpy_time / simplegrad_time
+(> 1: simplegrad is faster). The NumPy reference has no autograd bookkeeping and allocates fresh
+arrays, so small shapes favour it and large ones favour simplegrad's caching allocator.
+Not part of the test suite.
 
 Usage: python benchmarks/functional.py [--repeats 7]
 """
@@ -58,7 +59,10 @@ def _numpy_layer_norm(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     inv = 1 / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
     _ = d * inv
     n = x.shape[-1]
-    return inv * (g - g.mean(axis=-1, keepdims=True)) - d * (g * d).sum(axis=-1, keepdims=True) * inv ** 3 / n
+    return (
+        inv * (g - g.mean(axis=-1, keepdims=True))
+        - d * (g * d).sum(axis=-1, keepdims=True) * inv**3 / n
+    )
 
 
 def _numpy_relu(x: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -78,15 +82,26 @@ def main() -> None:
         labels = rng.integers(0, shape[1], shape[0])
         cases = [
             ("relu", lambda t: sg.relu(t), functools.partial(_numpy_relu, x, g)),
-            ("gelu(tanh)", lambda t: sg.gelu(t, mode="tanh"), functools.partial(_numpy_gelu_tanh, x, g)),
+            (
+                "gelu(tanh)",
+                lambda t: sg.gelu(t, mode="tanh"),
+                functools.partial(_numpy_gelu_tanh, x, g),
+            ),
             ("softmax", lambda t: sg.softmax(t, dim=-1), functools.partial(_numpy_softmax, x, g)),
-            ("ce_loss", functools.partial(_ce, labels=labels), functools.partial(_numpy_ce, x, labels)),
+            (
+                "ce_loss",
+                functools.partial(_ce, labels=labels),
+                functools.partial(_numpy_ce, x, labels),
+            ),
             ("norm", lambda t: sg.norm(t, -1), functools.partial(_numpy_layer_norm, x, g)),
         ]
         for name, op, reference in cases:
             ours = _median_time(functools.partial(_step, op, sg.Tensor(x)), args.repeats)
             theirs = _median_time(reference, args.repeats)
-            print(f"{name:<12}{shape!s:>14}{ours * 1e3:>16.3f}{theirs * 1e3:>12.3f}{theirs / ours:>10.2f}")
+            print(
+                f"{name:<12}{shape!s:>14}{ours * 1e3:>16.3f}{theirs * 1e3:>12.3f}"
+                f"{theirs / ours:>10.2f}"
+            )
 
 
 def _ce(t: sg.Tensor, labels: np.ndarray) -> sg.Tensor:

@@ -5,8 +5,14 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "threads.hpp"
+
+#ifdef SIMPLEGRAD_OPENMP
+#include <omp.h>
+#endif
 
 namespace sg {
 
@@ -46,6 +52,14 @@ Pool2dGeometry pool2d_geometry(const char* op, std::int64_t planes, std::int64_t
 
 namespace {
 
+int thread_index() {
+#ifdef SIMPLEGRAD_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 // a * b, saturating: a work estimate for threads_for that cannot overflow.
 inline std::int64_t work(std::int64_t a, std::int64_t b) {
     const std::int64_t limit = std::numeric_limits<std::int64_t>::max();
@@ -71,6 +85,83 @@ void check_geometry(const Pool2dGeometry& g, const char* op) {
         throw std::invalid_argument(std::string(op) + ": output size does not match the geometry");
 }
 
+// Take v over best when it is greater (ties keep the first maximum) or is the first NaN:
+// !(v <= best) holds for both, and a NaN best is never replaced. Used as a branch-free select:
+// on real data this comparison is unpredictable.
+template <typename T>
+inline bool takes_over(T v, T best) {
+    return !(v <= best) & (best == best);
+}
+
+// One window, any position (padding taps skipped): its max and the flat index of its first max.
+template <typename T>
+inline void max_window(const T* plane, const Pool2dGeometry& g, std::int64_t h0, std::int64_t w0,
+                       TapRange rows, T* best_out, std::int64_t* index_out) {
+    const TapRange cols = taps(w0, g.dw, g.kw, g.w);
+    T best = -std::numeric_limits<T>::infinity();
+    std::int64_t index = -1;
+    for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+        const std::int64_t r = h0 + kr * g.dh;
+        for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) {
+            const std::int64_t c = w0 + kc * g.dw;
+            const T v = plane[r * g.w + c];
+            const bool take = takes_over(v, best);
+            best = take ? v : best;
+            index = take ? r * g.w + c : index;
+        }
+    }
+    // Every value is -inf: the first window position wins, unless it is padding.
+    if (index < 0 && rows.lo == 0 && cols.lo == 0 && rows.hi > 0 && cols.hi > 0)
+        index = h0 * g.w + w0;
+    *best_out = best;
+    if (index_out) *index_out = index;
+}
+
+// Output columns [lo, hi) whose whole window lies inside the image horizontally:
+// w0 = ocol*sw - pl >= 0 and w0 + (kw-1)*dw < w.
+TapRange interior_columns(const Pool2dGeometry& g) {
+    const std::int64_t last = g.w - 1 - (g.kw - 1) * g.dw + g.pl;
+    std::int64_t lo = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
+    std::int64_t hi = last < 0 ? 0 : last / g.sw + 1;
+    return {lo, std::max(lo, std::min(hi, g.ow))};
+}
+
+// An integer as wide as T, so that tap-id selects vectorise next to T compares.
+template <typename T>
+using TapId = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+
+// The interior windows of one output row, tap-major: each tap (in row-major window order) updates
+// the whole row, so the columns are independent (no loop-carried select chain, vectorisable) and
+// the first-maximum rule is kept. `tap` (when not null) receives kr * kw + kc of each first max.
+template <typename T>
+void max_row_interior(const T* plane, const Pool2dGeometry& g, std::int64_t h0, TapRange rows,
+                      TapRange cols, T* __restrict out_row, TapId<T>* __restrict tap) {
+    const std::int64_t sw = g.sw;
+    for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
+        out_row[ocol] = -std::numeric_limits<T>::infinity();
+    if (tap) std::fill(tap + cols.lo, tap + cols.hi, TapId<T>(-1));
+    for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+        const T* line = plane + (h0 + kr * g.dh) * g.w - g.pl;
+        for (std::int64_t kc = 0; kc < g.kw; ++kc) {
+            const T* __restrict source = line + kc * g.dw;
+            const TapId<T> id = TapId<T>(kr * g.kw + kc);
+            if (tap) {
+                for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
+                    const T v = source[ocol * sw], best = out_row[ocol];
+                    const bool take = takes_over(v, best);
+                    out_row[ocol] = take ? v : best;
+                    tap[ocol] = take ? id : tap[ocol];
+                }
+            } else {
+                for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
+                    const T v = source[ocol * sw], best = out_row[ocol];
+                    out_row[ocol] = takes_over(v, best) ? v : best;
+                }
+            }
+        }
+    }
+}
+
 template <typename T>
 void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t* argmax) {
     check_geometry(g, "max_pool2d");
@@ -78,8 +169,10 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
     if (planes * oh * ow == 0) return;
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("max_pool2d: null data pointer");
-    const T lowest = -std::numeric_limits<T>::infinity();
+    const TapRange cols = interior_columns(g);
     int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+    // Per-thread tap ids of one output row, allocated here: nothing may throw in the parallel region.
+    std::vector<TapId<T>> tap_scratch(argmax ? std::size_t(threads) * std::size_t(ow) : 0);
 
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (std::int64_t p = 0; p < planes; ++p) {
@@ -89,31 +182,24 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
             const TapRange rows = taps(h0, g.dh, g.kh, h);
             T* out_row = out + (p * oh + orow) * ow;
             std::int64_t* arg_row = argmax ? argmax + (p * oh + orow) * ow : nullptr;
-            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
-                const std::int64_t w0 = ocol * g.sw - g.pl;
-                const TapRange cols = taps(w0, g.dw, g.kw, w);
-                T best = lowest;
-                std::int64_t index = -1;
-                for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
-                    const std::int64_t r = h0 + kr * g.dh;
-                    const T* line = plane + r * w;
-                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) {
-                        const std::int64_t c = w0 + kc * g.dw;
-                        const T v = line[c];
-                        // Take v when it is greater (ties keep the first maximum) or the first NaN:
-                        // !(v <= best) holds for both; a NaN best is never replaced. Branch-free
-                        // selects: random data makes this branch unpredictable.
-                        const bool take = !(v <= best) & (best == best);
-                        best = take ? v : best;
-                        index = take ? r * w + c : index;
-                    }
+            for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
+                max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
+                           arg_row ? arg_row + ocol : nullptr);
+            TapId<T>* tap = arg_row ? tap_scratch.data() + std::size_t(thread_index()) * ow : nullptr;
+            max_row_interior(plane, g, h0, rows, cols, out_row, tap);
+            if (arg_row) {
+                for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
+                    const std::int64_t w0 = ocol * g.sw - g.pl;
+                    std::int64_t id = tap[ocol];
+                    // all -inf: the first position wins, unless it is padding (rows.lo > 0)
+                    if (id < 0 && rows.lo == 0 && rows.hi > 0) id = 0;
+                    arg_row[ocol] = id < 0 ? -1
+                                           : (h0 + id / g.kw * g.dh) * w + w0 + id % g.kw * g.dw;
                 }
-                // Every value is -inf: the first window position wins, if it is not padding.
-                if (index < 0 && rows.lo == 0 && cols.lo == 0 && rows.hi > 0 && cols.hi > 0)
-                    index = h0 * w + w0;
-                out_row[ocol] = best;
-                if (arg_row) arg_row[ocol] = index;
             }
+            for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
+                max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
+                           arg_row ? arg_row + ocol : nullptr);
         }
     }
 }
@@ -146,6 +232,19 @@ void max_backward_impl(const T* grad_out, const std::int64_t* argmax, const Pool
     if (bad) throw std::invalid_argument("max_pool2d: argmax index out of range");
 }
 
+// The mean of one window at any position (padding taps count as zeros).
+template <typename T>
+inline T avg_window(const T* plane, const Pool2dGeometry& g, std::int64_t h0, std::int64_t w0,
+                    TapRange rows, T count) {
+    const TapRange cols = taps(w0, g.dw, g.kw, g.w);
+    T sum = 0;
+    for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+        const T* line = plane + (h0 + kr * g.dh) * g.w + w0;
+        for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) sum += line[kc * g.dw];
+    }
+    return sum / count;
+}
+
 template <typename T>
 void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
     check_geometry(g, "avg_pool2d");
@@ -154,6 +253,7 @@ void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("avg_pool2d: null data pointer");
     const T count = T(g.kh * g.kw);  // padding counts as zeros (count_include_pad)
+    const TapRange cols = interior_columns(g);
     int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
 
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
@@ -162,17 +262,22 @@ void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
             const T* plane = x + p * h * w;
             const std::int64_t h0 = orow * g.sh - g.pt;
             const TapRange rows = taps(h0, g.dh, g.kh, h);
-            T* out_row = out + (p * oh + orow) * ow;
-            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
-                const std::int64_t w0 = ocol * g.sw - g.pl;
-                const TapRange cols = taps(w0, g.dw, g.kw, w);
-                T sum = 0;
-                for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
-                    const T* line = plane + (h0 + kr * g.dh) * w + w0;
-                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) sum += line[kc * g.dw];
+            T* __restrict out_row = out + (p * oh + orow) * ow;
+            for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
+                out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
+            // interior columns tap-major (the same summation order as avg_window)
+            std::fill(out_row + cols.lo, out_row + cols.hi, T(0));
+            for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+                const T* line = plane + (h0 + kr * g.dh) * w - g.pl;
+                for (std::int64_t kc = 0; kc < g.kw; ++kc) {
+                    const T* __restrict source = line + kc * g.dw;
+                    for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
+                        out_row[ocol] += source[ocol * g.sw];
                 }
-                out_row[ocol] = sum / count;
             }
+            for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) out_row[ocol] /= count;
+            for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
+                out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
         }
     }
 }
@@ -185,6 +290,7 @@ void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
     if (grad_x == nullptr || (oh * ow != 0 && grad_out == nullptr))
         throw std::invalid_argument("avg_pool2d: null data pointer");
     const T count = T(g.kh * g.kw);
+    const TapRange cols = interior_columns(g);
     int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
 
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -195,15 +301,28 @@ void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
         for (std::int64_t orow = 0; orow < oh; ++orow) {
             const std::int64_t h0 = orow * g.sh - g.pt;
             const TapRange rows = taps(h0, g.dh, g.kh, h);
-            for (std::int64_t ocol = 0; ocol < ow; ++ocol) {
+            const T* go_row = go + orow * ow;
+            auto scatter_window = [&](std::int64_t ocol) {
                 const std::int64_t w0 = ocol * g.sw - g.pl;
-                const TapRange cols = taps(w0, g.dw, g.kw, w);
-                const T share = go[orow * ow + ocol] / count;
+                const TapRange window_cols = taps(w0, g.dw, g.kw, w);
+                const T share = go_row[ocol] / count;
                 for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
                     T* line = gx + (h0 + kr * g.dh) * w + w0;
-                    for (std::int64_t kc = cols.lo; kc < cols.hi; ++kc) line[kc * g.dw] += share;
+                    for (std::int64_t kc = window_cols.lo; kc < window_cols.hi; ++kc)
+                        line[kc * g.dw] += share;
+                }
+            };
+            for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol) scatter_window(ocol);
+            // interior columns tap-major: within one tap the targets of different columns differ
+            for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+                T* line = gx + (h0 + kr * g.dh) * w - g.pl;
+                for (std::int64_t kc = 0; kc < g.kw; ++kc) {
+                    T* __restrict target = line + kc * g.dw;
+                    for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
+                        target[ocol * g.sw] += go_row[ocol] / count;
                 }
             }
+            for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol) scatter_window(ocol);
         }
     }
 }

@@ -29,8 +29,11 @@ ELEMENTWISE = [
     ("elu", {"alpha": 0.4}, lambda x: np.where(x > 0, x, 0.4 * (np.exp(x) - 1))),
     ("gelu", {}, lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2)))),
     ("gelu", {"mode": "erf"}, lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2)))),
-    ("gelu", {"mode": "tanh"},
-     lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))),
+    (
+        "gelu",
+        {"mode": "tanh"},
+        lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    ),
     ("leaky_relu", {}, lambda x: np.where(x > 0, x, 0.01 * x)),
     ("leaky_relu", {"negative_slope": 0.2}, lambda x: np.where(x > 0, x, 0.2 * x)),
 ]
@@ -85,8 +88,11 @@ def test_log_softmax(dim, rng):
 
 def test_log_softmax_default_dim_is_last(rng):
     x = rng.standard_normal((3, 4))
-    np.testing.assert_allclose(sg.log_softmax(sg.Tensor(x, dtype="float64")).values,
-                               np.log(_softmax_ref(x, -1)), rtol=1e-12)
+    np.testing.assert_allclose(
+        sg.log_softmax(sg.Tensor(x, dtype="float64")).values,
+        np.log(_softmax_ref(x, -1)),
+        rtol=1e-12,
+    )
 
 
 def test_softmax_family_stable_for_huge_logits():

@@ -325,6 +325,8 @@ THREAD_CASES = [
         pad_value=0.25,
     ),
     dict(x=(10, 32, 12, 12), w=(32, 32, 1, 1), padding=0),  # 1x1 direct GEMM
+    dict(x=(1, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads inside
+    dict(x=(3, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads over images
 ]
 
 

@@ -143,7 +143,7 @@ def test_seed_makes_draws_reproducible():
         sg.seed(-1)
 
 
-# ---- dtypes ----------------------------------------------------------------------------------------
+# ---- dtypes --------------------------------------------------------------------------------------
 
 
 def test_dtypes_and_default_dtype():
@@ -152,8 +152,18 @@ def test_dtypes_and_default_dtype():
     sg.default_dtype("float64")
     assert sg.get_default_dtype() == "float64"
     assert sg.Tensor([1.0]).dtype == "float64" and sg.Tensor([1, 2]).dtype == "float64"
-    for t in (sg.zeros((2,)), sg.ones(2), sg.full((1,), 3.0), sg.normal((2,)), sg.uniform((2,)),
-              sg.randn(2), sg.rand(2), sg.arange(3), sg.eye(2), sg.tensor([1.0])):
+    for t in (
+        sg.zeros((2,)),
+        sg.ones(2),
+        sg.full((1,), 3.0),
+        sg.normal((2,)),
+        sg.uniform((2,)),
+        sg.randn(2),
+        sg.rand(2),
+        sg.arange(3),
+        sg.eye(2),
+        sg.tensor([1.0]),
+    ):
         assert t.dtype == "float64"
     assert (sg.Tensor([1.0]) * 2).dtype == "float64"
     sg.default_dtype("float32")
@@ -164,7 +174,7 @@ def test_dtypes_and_default_dtype():
         sg.default_dtype("float16")
 
 
-# ---- devices and threads ---------------------------------------------------------------------------
+# ---- devices and threads -------------------------------------------------------------------------
 
 
 def test_devices():

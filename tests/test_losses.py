@@ -39,18 +39,24 @@ def test_ce_loss_probability_targets(shape, dim, reduction, rng):
     z = rng.standard_normal(shape) * 2
     y = _probabilities(rng, shape, dim)
     # gradients to both the logits and the (soft) targets
-    check_op(lambda a, b: sg.ce_loss(a, b, dim=dim, reduction=reduction), [z, y],
-             lambda a, b: _ce_probs_ref(a, b, dim, reduction))
+    check_op(
+        lambda a, b: sg.ce_loss(a, b, dim=dim, reduction=reduction),
+        [z, y],
+        lambda a, b: _ce_probs_ref(a, b, dim, reduction),
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", None])
 @pytest.mark.parametrize("shape,dim", [((4, 5), -1), ((4, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1)])
 def test_ce_loss_integer_labels(shape, dim, reduction, rng):
     z = rng.standard_normal(shape) * 2
-    label_shape = shape[:dim % len(shape)] + shape[dim % len(shape) + 1:]
+    label_shape = shape[: dim % len(shape)] + shape[dim % len(shape) + 1 :]
     labels = rng.integers(0, shape[dim], label_shape)
-    check_op(lambda a, b: sg.ce_loss(a, b, dim=dim, reduction=reduction), [z, labels],
-             lambda a, b: _ce_labels_ref(a, b, dim, reduction))
+    check_op(
+        lambda a, b: sg.ce_loss(a, b, dim=dim, reduction=reduction),
+        [z, labels],
+        lambda a, b: _ce_labels_ref(a, b, dim, reduction),
+    )
 
 
 def test_ce_loss_shapes(rng):
@@ -61,7 +67,11 @@ def test_ce_loss_shapes(rng):
     assert sg.ce_loss(z, y, reduction=None).shape == (4, 1)
     assert sg.ce_loss(z, sg.Tensor(np.eye(3)[y]), reduction=None).shape == (4, 1)
     z3 = sg.Tensor(rng.standard_normal((2, 5, 3)))
-    assert sg.ce_loss(z3, np.zeros((2, 3), dtype=np.int64), dim=1, reduction=None).shape == (2, 1, 3)
+    assert sg.ce_loss(z3, np.zeros((2, 3), dtype=np.int64), dim=1, reduction=None).shape == (
+        2,
+        1,
+        3,
+    )
     assert sg.ce_loss(z3, np.zeros((2, 3), dtype=np.int64), dim=1).shape == (1, 1, 1)
 
 
@@ -104,8 +114,11 @@ def test_ce_loss_is_stable_for_huge_logits():
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4), (5,)])
 def test_mse_loss(shape, reduction, rng):
     p, y = rng.standard_normal(shape), rng.standard_normal(shape)
-    check_op(lambda a, b: sg.mse_loss(a, b, reduction=reduction), [p, y],
-             lambda a, b: _reduce((a - b) ** 2, reduction))
+    check_op(
+        lambda a, b: sg.mse_loss(a, b, reduction=reduction),
+        [p, y],
+        lambda a, b: _reduce((a - b) ** 2, reduction),
+    )
 
 
 def test_mse_loss_shapes_and_array_target(rng):
@@ -151,7 +164,9 @@ def test_a_training_style_graph_releases_its_memory(rng):
     w = sg.Tensor(rng.standard_normal((6, 5)))
     h = sg.norm(sg.gelu(x @ w), -1, weight=sg.ones((5,)), bias=sg.zeros((5,)))
     z = sg.concat([h, sg.max(h, dim=1, keepdims=True)], dim=1)
-    loss = sg.ce_loss(z, rng.integers(0, 6, (8,))) + sg.mse_loss(sg.softmax(z, dim=1), sg.zeros((8, 6)))
+    loss = sg.ce_loss(z, rng.integers(0, 6, (8,))) + sg.mse_loss(
+        sg.softmax(z, dim=1), sg.zeros((8, 6))
+    )
     loss.backward()
     assert x.grad is not None and w.grad is not None
     del x, w, h, z, loss

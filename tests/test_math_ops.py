@@ -78,7 +78,9 @@ def test_maximum_minimum_ties_split_gradient(op):
     np.testing.assert_array_equal(b.grad, 1 - np.array(expected_a))
 
 
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((3, 1), (3, 4), (4,)), ((4,), (2, 4), (1,))])
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (3, 4), (3, 4)), ((3, 1), (3, 4), (4,)), ((4,), (2, 4), (1,))]
+)
 def test_where(shapes, rng):
     condition = rng.standard_normal(shapes[0]) > 0
     a, b = rng.standard_normal(shapes[1]), rng.standard_normal(shapes[2])

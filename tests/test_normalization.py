@@ -22,8 +22,11 @@ def _norm_ref(x, dims, eps, correction, weight=None, bias=None):
 @pytest.mark.parametrize("dims", [-1, (0, 2, 3), (1, 2, 3), 1])
 def test_norm_every_correction(dims, correction, rng):
     x = rng.standard_normal((3, 4, 2, 3))
-    check_op(lambda t: sg.norm(t, dims, correction=correction), [x],
-             lambda a: _norm_ref(a, dims, 1e-5, correction))
+    check_op(
+        lambda t: sg.norm(t, dims, correction=correction),
+        [x],
+        lambda a: _norm_ref(a, dims, 1e-5, correction),
+    )
 
 
 @pytest.mark.parametrize("correction", [0, 1])
@@ -31,17 +34,26 @@ def test_norm_batchnorm_style_affine(correction, rng):
     x = rng.standard_normal((4, 3, 2, 2))
     weight = rng.uniform(0.5, 1.5, (1, 3, 1, 1))
     bias = rng.standard_normal((1, 3, 1, 1))
-    check_op(lambda t, w, b: sg.norm(t, (0, 2, 3), weight=w, bias=b, eps=1e-3, correction=correction),
-             [x, weight, bias], lambda a, w, b: _norm_ref(a, (0, 2, 3), 1e-3, correction, w, b))
+    check_op(
+        lambda t, w, b: sg.norm(t, (0, 2, 3), weight=w, bias=b, eps=1e-3, correction=correction),
+        [x, weight, bias],
+        lambda a, w, b: _norm_ref(a, (0, 2, 3), 1e-3, correction, w, b),
+    )
 
 
 def test_norm_layernorm_style_affine(rng):
     x = rng.standard_normal((2, 3, 5))
     weight, bias = rng.uniform(0.5, 1.5, (5,)), rng.standard_normal((5,))
-    check_op(lambda t, w, b: sg.norm(t, -1, weight=w, bias=b), [x, weight, bias],
-             lambda a, w, b: _norm_ref(a, -1, 1e-5, 0, w, b))
-    check_op(lambda t, w: sg.norm(t, (1, 2), weight=w), [x, rng.uniform(0.5, 1.5, (3, 5))],
-             lambda a, w: _norm_ref(a, (1, 2), 1e-5, 0, w))
+    check_op(
+        lambda t, w, b: sg.norm(t, -1, weight=w, bias=b),
+        [x, weight, bias],
+        lambda a, w, b: _norm_ref(a, -1, 1e-5, 0, w, b),
+    )
+    check_op(
+        lambda t, w: sg.norm(t, (1, 2), weight=w),
+        [x, rng.uniform(0.5, 1.5, (3, 5))],
+        lambda a, w: _norm_ref(a, (1, 2), 1e-5, 0, w),
+    )
 
 
 def test_norm_output_statistics(rng):

@@ -14,15 +14,23 @@ DIMS = [None, 0, 1, -1, (0, 2), (0, 1, 2)]
 @pytest.mark.parametrize("name,ref", [("sum", np.sum), ("mean", np.mean)])
 def test_sum_mean(name, ref, dim, keepdims, rng):
     x = rng.standard_normal((2, 3, 4))
-    check_op(lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims), [x],
-             lambda a: ref(a, axis=dim, keepdims=keepdims))
-    check_op(lambda t: getattr(t, name)(dim=dim, keepdims=keepdims), [x],
-             lambda a: ref(a, axis=dim, keepdims=keepdims))
+    check_op(
+        lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims),
+        [x],
+        lambda a: ref(a, axis=dim, keepdims=keepdims),
+    )
+    check_op(
+        lambda t: getattr(t, name)(dim=dim, keepdims=keepdims),
+        [x],
+        lambda a: ref(a, axis=dim, keepdims=keepdims),
+    )
 
 
 def test_sum_mean_variance_keep_dims_by_default(rng):
     x = sg.Tensor(rng.standard_normal((2, 3)))
-    assert sg.sum(x).shape == (1, 1) and sg.mean(x).shape == (1, 1) and sg.variance(x).shape == (1, 1)
+    assert (
+        sg.sum(x).shape == (1, 1) and sg.mean(x).shape == (1, 1) and sg.variance(x).shape == (1, 1)
+    )
     assert sg.sum(x, dim=1).shape == (2, 1) and x.mean(0).shape == (1, 3)
     assert x.variance(dim=1).shape == (2, 1)
 
@@ -32,13 +40,18 @@ def test_sum_mean_variance_keep_dims_by_default(rng):
 @pytest.mark.parametrize("keepdims", [True, False])
 def test_variance(dim, correction, keepdims, rng):
     x = rng.standard_normal((3, 4, 5))
-    check_op(lambda t: sg.variance(t, dim=dim, correction=correction, keepdims=keepdims), [x],
-             lambda a: np.var(a, axis=dim, ddof=correction, keepdims=keepdims))
+    check_op(
+        lambda t: sg.variance(t, dim=dim, correction=correction, keepdims=keepdims),
+        [x],
+        lambda a: np.var(a, axis=dim, ddof=correction, keepdims=keepdims),
+    )
 
 
 def test_variance_default_is_unbiased(rng):
     x = rng.standard_normal((10,))
-    np.testing.assert_allclose(sg.variance(sg.Tensor(x, dtype="float64")).values, [np.var(x, ddof=1)])
+    np.testing.assert_allclose(
+        sg.variance(sg.Tensor(x, dtype="float64")).values, [np.var(x, ddof=1)]
+    )
     np.testing.assert_allclose(sg.Tensor(x).variance(correction=0).values, [np.var(x)], rtol=1e-5)
 
 
@@ -47,10 +60,16 @@ def test_variance_default_is_unbiased(rng):
 @pytest.mark.parametrize("name,ref", [("max", np.max), ("min", np.min)])
 def test_max_min(name, ref, dim, keepdims, rng):
     x = rng.permutation(24).reshape(2, 3, 4) * 0.1 + rng.uniform(0, 0.01, (2, 3, 4))  # no ties
-    check_op(lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims), [x],
-             lambda a: ref(a, axis=dim, keepdims=keepdims))
-    check_op(lambda t: getattr(t, name)(dim, keepdims), [x],
-             lambda a: ref(a, axis=dim, keepdims=keepdims))
+    check_op(
+        lambda t: getattr(sg, name)(t, dim=dim, keepdims=keepdims),
+        [x],
+        lambda a: ref(a, axis=dim, keepdims=keepdims),
+    )
+    check_op(
+        lambda t: getattr(t, name)(dim, keepdims),
+        [x],
+        lambda a: ref(a, axis=dim, keepdims=keepdims),
+    )
 
 
 def test_max_min_drop_dims_by_default(rng):
@@ -99,8 +118,11 @@ def test_argmax_first_index_wins_ties():
 
 def test_reductions_of_a_graph_backpropagate(rng):
     x = rng.standard_normal((3, 4))
-    check_op(lambda t: sg.max(t * t, dim=0) + sg.variance(t, dim=1, keepdims=False).sum(),
-             [x], lambda a: np.max(a * a, axis=0) + np.var(a, axis=1, ddof=1).sum())
+    check_op(
+        lambda t: sg.max(t * t, dim=0) + sg.variance(t, dim=1, keepdims=False).sum(),
+        [x],
+        lambda a: np.max(a * a, axis=0) + np.var(a, axis=1, ddof=1).sum(),
+    )
 
 
 def test_errors():

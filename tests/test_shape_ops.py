@@ -18,7 +18,7 @@ def test_reshape(new_shape, rng):
 @pytest.mark.parametrize("start,end", [(0, -1), (1, -1), (0, 1), (1, 2), (2, 2)])
 def test_flatten(start, end, rng):
     x = rng.standard_normal((2, 3, 4))
-    shape = x.shape[:start] + (int(np.prod(x.shape[start:end % 3 + 1])),) + x.shape[end % 3 + 1:]
+    shape = x.shape[:start] + (int(np.prod(x.shape[start : end % 3 + 1])),) + x.shape[end % 3 + 1 :]
     check_op(lambda t: sg.flatten(t, start, end), [x], lambda a: a.reshape(shape))
     check_op(lambda t: t.flatten(start_dim=start, end_dim=end), [x], lambda a: a.reshape(shape))
 
@@ -101,11 +101,14 @@ def test_iterating_a_tensor_gives_differentiable_rows(rng):
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_concat(dim, rng):
     shapes = [(2, 3, 4), (2, 3, 4), (2, 3, 4)]
-    shapes = [tuple(s if i != dim % 3 else s + k for i, s in enumerate(shape)) for k, shape in
-              enumerate(shapes)]
+    shapes = [
+        tuple(s if i != dim % 3 else s + k for i, s in enumerate(shape))
+        for k, shape in enumerate(shapes)
+    ]
     arrays = [rng.standard_normal(s) for s in shapes]
-    check_op(lambda *ts: sg.concat(list(ts), dim=dim), arrays,
-             lambda *a: np.concatenate(a, axis=dim))
+    check_op(
+        lambda *ts: sg.concat(list(ts), dim=dim), arrays, lambda *a: np.concatenate(a, axis=dim)
+    )
 
 
 def test_concat_default_dim_and_arrays(rng):

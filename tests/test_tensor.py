@@ -1,4 +1,4 @@
-"""Tensor and autograd engine: construction, data access, backward semantics, user Functions, memory."""
+"""Tensor and autograd: construction, data access, backward semantics, user Functions, memory."""
 
 import gc
 
@@ -8,7 +8,7 @@ from gradcheck import check_op
 
 import simplegrad as sg
 
-# ---- construction and attributes -------------------------------------------------------------------
+# ---- construction and attributes -----------------------------------------------------------------
 
 
 def test_constructor_from_various_values():
@@ -59,7 +59,14 @@ def test_constructor_errors():
 
 def test_attributes():
     t = sg.Tensor(np.zeros((2, 3, 4)), label="x", dtype="float64")
-    assert (t.shape, t.ndim, t.size, t.dtype, t.device, t.label) == ((2, 3, 4), 3, 24, "float64", "cpu", "x")
+    assert (t.shape, t.ndim, t.size, t.dtype, t.device, t.label) == (
+        (2, 3, 4),
+        3,
+        24,
+        "float64",
+        "cpu",
+        "x",
+    )
     assert t.grad is None and t.is_leaf and t.prev == set() and t.oper is None
 
 
@@ -147,8 +154,16 @@ def test_repr_and_str():
     assert "oper='*'" in repr(y)
     y.sum().backward()
     s = str(t)
-    for part in ("weights", "shape: (1, 2)", "is_leaf: True", "dtype: float32", "comp_grad: True",
-                 "values:", "grad:", "3."):
+    for part in (
+        "weights",
+        "shape: (1, 2)",
+        "is_leaf: True",
+        "dtype: float32",
+        "comp_grad: True",
+        "values:",
+        "grad:",
+        "3.",
+    ):
         assert part in s, part
     assert "grad:\nNone" in str(sg.Tensor([1.0]))
 
@@ -262,7 +277,7 @@ def test_long_chain_has_no_recursion_limit():
     for _ in range(100_000):
         y = y * 1.0001
     y.backward()
-    np.testing.assert_allclose(x.grad, [1.0001 ** 100_000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad, [1.0001**100_000], rtol=1e-9)
     del y
     gc.collect()
 
@@ -274,12 +289,12 @@ class Cube(sg.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x ** 3
+        return x**3
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return 3 * x ** 2 * g
+        return 3 * x**2 * g
 
 
 class ScaledAdd(sg.Function):
@@ -297,7 +312,7 @@ class ScaledAdd(sg.Function):
 
 def test_user_function(rng):
     x = rng.standard_normal((3, 4))
-    check_op(lambda t: Cube.apply(t), [x], lambda a: a ** 3)
+    check_op(lambda t: Cube.apply(t), [x], lambda a: a**3)
     y = Cube.apply(sg.Tensor([2.0]))
     assert y.oper == "Cube" and y.values.tolist() == [8.0]
     assert Cube.apply(sg.Tensor([2.0]), oper="cube").oper == "cube"
@@ -311,8 +326,11 @@ def test_user_function_broadcast_gradient_is_reduced(b_shape, rng):
 
 def test_user_function_composes_with_builtins(rng):
     x = rng.uniform(0.5, 1.5, (2, 3))
-    check_op(lambda t: sg.log(Cube.apply(t * 2.0)).sum(dim=1), [x],
-             lambda a: np.log((a * 2) ** 3).sum(axis=1, keepdims=True))
+    check_op(
+        lambda t: sg.log(Cube.apply(t * 2.0)).sum(dim=1),
+        [x],
+        lambda a: np.log((a * 2) ** 3).sum(axis=1, keepdims=True),
+    )
 
 
 def test_context_keeps_needs_input_grad():
@@ -332,7 +350,7 @@ def test_context_keeps_needs_input_grad():
     assert seen["needs"] == (True, False)
 
 
-# ---- memory ----------------------------------------------------------------------------------------
+# ---- memory --------------------------------------------------------------------------------------
 
 
 def _in_use():

@@ -97,7 +97,10 @@ def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ValueError("concat: cannot concatenate 0-d tensors (use stack)")
     axis = _dim(dim, ndim, "concat")
     for i, t in enumerate(ts):
-        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != ts[0].shape[:axis] + ts[0].shape[axis + 1:]:
+        if (
+            t.ndim != ndim
+            or t.shape[:axis] + t.shape[axis + 1 :] != ts[0].shape[:axis] + ts[0].shape[axis + 1 :]
+        ):
             raise ValueError(
                 f"concat: tensor {i} has shape {t.shape} but tensor 0 has {ts[0].shape}; "
                 f"all dims except {axis} must match"
@@ -116,6 +119,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     ts = _tensors(tensors, "stack")
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has {ts[0].shape}")
+            raise ValueError(
+                f"stack: tensor {i} has shape {t.shape} but tensor 0 has {ts[0].shape}"
+            )
     axis = _dim(dim, ts[0].ndim + 1, "stack")
     return Stack.apply(*ts, dim=axis, oper="stack")

@@ -1,4 +1,4 @@
-"""Losses: cross-entropy from logits (probability or integer-label targets) and mean squared error."""
+"""Losses: cross-entropy from logits (probability or class-label targets) and mean squared error."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx: Context, z, y, dim, labels, reduction):
         log_p = log_softmax_values(z, (dim,))
-        per_position = empty(z.shape[:dim] + (1,) + z.shape[dim + 1:], z.dtype)
+        per_position = empty(z.shape[:dim] + (1,) + z.shape[dim + 1 :], z.dtype)
         if labels:
             np.copyto(per_position, np.take_along_axis(log_p, np.expand_dims(y, dim), axis=dim))
         else:
@@ -135,7 +135,7 @@ def ce_loss(z: Tensor, y: Any, dim: int = -1, reduction: str | None = "mean") ->
         raise TypeError(f"ce_loss: dim must be an int, got {dim!r}")
     (axis,) = normalize_dims(dim, z.ndim, "ce_loss")
     y = _as_input(y, z, "ce_loss", "y")
-    label_shape = z.shape[:axis] + z.shape[axis + 1:]
+    label_shape = z.shape[:axis] + z.shape[axis + 1 :]
     if y.shape == z.shape:
         if y._values.dtype.kind != "f":
             raise TypeError(f"ce_loss: probability targets must be float, got {y.dtype}")

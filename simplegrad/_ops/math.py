@@ -20,7 +20,7 @@ def _apply(ufunc, *arrays: Any) -> np.ndarray:
     return out
 
 
-# ---- unary ops: y = f(x), dy/dx element-wise ------------------------------------------------------
+# ---- unary ops: y = f(x), dy/dx element-wise -----------------------------------------------------
 
 
 class Log(Function):
@@ -148,11 +148,11 @@ class Clip(Function):
         return grad
 
 
-# ---- binary ops with broadcasting -----------------------------------------------------------------
+# ---- binary ops with broadcasting ----------------------------------------------------------------
 
 
 class _Extremum(Function):
-    """maximum/minimum: the gradient goes to the chosen input; a tie splits it evenly (half each)."""
+    """maximum/minimum: the gradient goes to the chosen input; a tie gives each input half."""
 
     pick = staticmethod(np.maximum)
     wins = staticmethod(np.greater)
@@ -206,7 +206,7 @@ class Where(Function):
         return None, ga, gb
 
 
-# ---- public functions -----------------------------------------------------------------------------
+# ---- public functions ----------------------------------------------------------------------------
 
 
 def log(x: Tensor) -> Tensor:
@@ -377,7 +377,9 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     try:
         condition = np.asarray(condition)
     except (TypeError, ValueError):
-        raise TypeError(f"where: condition must be array-like, got {type(condition).__name__}") from None
+        raise TypeError(
+            f"where: condition must be array-like, got {type(condition).__name__}"
+        ) from None
     if condition.dtype.kind not in "biuf":
         raise TypeError(f"where: condition must be bool or numeric, got dtype {condition.dtype}")
     condition = condition.astype(bool, copy=False)
@@ -387,7 +389,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         np.broadcast_shapes(condition.shape, *shapes)
     except ValueError:
         raise ValueError(
-            f"where: condition {condition.shape} and values {shapes[0]}, {shapes[1]} do not broadcast"
+            f"where: condition {condition.shape} and values {shapes[0]}, {shapes[1]} "
+            "do not broadcast"
         ) from None
     return Where.apply(condition, a, b, oper="where")
-

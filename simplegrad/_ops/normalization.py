@@ -39,7 +39,7 @@ class Normalize(Function):
         centred, inv_std = ctx.saved_tensors
         dims = ctx.dims
         projection = np.sum(g * centred, axis=dims, keepdims=True)
-        np.multiply(projection, inv_std ** 3 / ctx.divisor, out=projection)
+        np.multiply(projection, inv_std**3 / ctx.divisor, out=projection)
         grad = empty(centred.shape, g.dtype)
         np.subtract(g, np.mean(g, axis=dims, keepdims=True), out=grad)
         np.multiply(grad, inv_std, out=grad)
@@ -61,7 +61,9 @@ def _affine(value: Any, x: Tensor, name: str) -> Tensor | None:
     except ValueError:
         shape = None
     if shape != x.shape:
-        raise ValueError(f"norm: {name} of shape {value.shape} does not broadcast to x's shape {x.shape}")
+        raise ValueError(
+            f"norm: {name} of shape {value.shape} does not broadcast to x's shape {x.shape}"
+        )
     return value
 
 

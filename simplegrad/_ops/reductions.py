@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, variance (keepdims by default, as simplegrad), max, min, trace, argmax, argmin."""
+"""Reductions: sum, mean, variance (keepdims by default), max, min, trace, argmax, argmin."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Variance(Function):
 
 
 class Extremum(Function):
-    """max/min over dims; the gradient is split evenly among the elements that tie for the extremum."""
+    """max/min over dims; the gradient is split evenly among the elements tied for the extremum."""
 
     @staticmethod
     def forward(ctx: Context, x, dims, keepdims, reduce):
@@ -146,7 +146,8 @@ def variance(x: Tensor, dim: Any = None, correction: int = 1, keepdims: bool = T
     x = float_input(x, "variance")
     dims = normalize_dims(dim, x.ndim, "variance")
     keepdims = _check_keepdims(keepdims, "variance")
-    if isinstance(correction, bool) or not isinstance(correction, (int, float, np.integer, np.floating)):
+    numbers = (int, float, np.integer, np.floating)
+    if isinstance(correction, bool) or not isinstance(correction, numbers):
         raise TypeError(f"variance: correction must be a number, got {type(correction).__name__}")
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
     divisor = count - correction
