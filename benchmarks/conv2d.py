@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -36,18 +36,21 @@ SHAPES = [
 ]
 
 
-def median_ms(run: Callable[[], object], repeats: int, budget_s: float = 3.0) -> float:
-    """Median wall time of `run` in ms over `repeats` runs after one warm-up (fewer if slow)."""
-    run()
-    times = []
+def median_ms(runs: dict, repeats: int, budget_s: float = 20.0) -> dict:
+    """Median wall time in ms of each callable in `runs`, after one warm-up each. The callables are
+    interleaved round by round, so a load change on the machine hits them alike."""
+    for run in runs.values():
+        run()
+    times = {name: [] for name in runs}
     start = time.perf_counter()
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 3 and time.perf_counter() - start > budget_s:
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+        if len(times[name]) >= 3 and time.perf_counter() - start > budget_s:
             break
-    return 1e3 * statistics.median(times)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
 # ---- the NumPy reference: im2col by strided windows, one matmul, col2im by slice adds -----------
@@ -109,10 +112,12 @@ def bench_shape(shape, repeats: int) -> dict:
             t.grad = None
         sg.conv2d(xs, ws, bs, stride=stride, padding=pad).backward(dy)
 
-    result["sg_fwd"] = median_ms(sg_forward, repeats)
-    result["sg_fb"] = median_ms(sg_forward_backward, repeats)
-    result["np_fwd"] = median_ms(lambda: numpy_forward(x, w, b, stride, pad), repeats)
-    result["np_fb"] = median_ms(lambda: numpy_forward_backward(x, w, b, stride, pad, dy), repeats)
+    runs = {
+        "sg_fwd": sg_forward,
+        "sg_fb": sg_forward_backward,
+        "np_fwd": lambda: numpy_forward(x, w, b, stride, pad),
+        "np_fb": lambda: numpy_forward_backward(x, w, b, stride, pad, dy),
+    }
 
     # Correctness guard: a benchmark of a wrong answer is worthless.
     expected, ex_dx, ex_dw, ex_db = numpy_forward_backward(
@@ -144,8 +149,9 @@ def bench_shape(shape, repeats: int) -> dict:
                 t.grad = None
             torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad).backward(dyt)
 
-        result["torch_fwd"] = median_ms(torch_forward, repeats)
-        result["torch_fb"] = median_ms(torch_forward_backward, repeats)
+        runs["torch_fwd"] = torch_forward
+        runs["torch_fb"] = torch_forward_backward
+    result.update(median_ms(runs, repeats))
     return result
 
 

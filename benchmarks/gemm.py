@@ -3,7 +3,8 @@
 Run: python benchmarks/gemm.py [--sizes 256 512 1024 2048] [--threads 1 2] [--dtype float32]
 Each thread count runs in its own subprocess so NumPy's BLAS starts with that many threads
 (threadpoolctl is used instead when it is installed). Times are medians of several runs, measured
-alternately in the same process; the ratio column is simplegrad / NumPy.
+alternately in the same process (with a pause before each library's runs, since OpenBLAS's idle
+threads spin for a while after a call); the ratio column is simplegrad / NumPy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import time
 
 
 def _median_seconds(fn, repeats: int) -> float:
+    # OpenBLAS's idle threads keep spinning for a while (~0.1 s) after a call and would steal the
+    # cores from whatever runs next: let each library start on idle cores.
+    time.sleep(0.3)
     fn()  # warm-up: page faults, packing scratch, thread start-up
     times = []
     for _ in range(repeats):

@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 import time
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -129,17 +129,19 @@ def train(epochs: int = 20, batch_size: int = 32, lr: float = 3e-3, seed: int = 
     optimizer = sg.opt.Adam(model, lr=lr)
     loader = sg.data.DataLoader(sg.data.TensorDataset(x_train, y_train), batch_size=batch_size,
                                 shuffle=True)
-    bar = None
+    bar: Any = None
     if progress and not quiet:
         try:
-            from tqdm import tqdm as bar
+            import tqdm
+
+            bar = tqdm.tqdm
         except ImportError:
             bar = None
     history = []
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
-        batches = bar(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch") if bar else loader
+        batches: Any = bar(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch") if bar else loader
         total_loss, seen = 0.0, 0
         for images, labels in batches:
             loss = sg.ce_loss(model(images), labels)

@@ -156,6 +156,8 @@ def _tensor_type():
 
 
 def _as_gradient(grad: Any, like: np.ndarray, op: str) -> np.ndarray:
+    if type(grad) is np.ndarray and grad.dtype.kind == "f":
+        return grad
     Tensor = _tensor_type()
     if isinstance(grad, Tensor):
         grad = grad._values

@@ -7,9 +7,18 @@ import numpy as np
 from . import _core
 
 
+_NAMES: dict = {}
+for _name in ("float32", "float64", "int32", "int64", "bool"):
+    for _key in (_name, np.dtype(_name), np.dtype(_name).type):
+        _NAMES[_key] = _name
+
+
 def empty(shape, dtype) -> np.ndarray:
-    """A new uninitialised array in a core buffer. `dtype`: name or NumPy dtype."""
-    return _core.empty(shape, np.dtype(dtype).name)
+    """A new uninitialised array in a core buffer. `dtype`: name, NumPy dtype or scalar type."""
+    name = _NAMES.get(dtype)
+    if name is None:
+        name = np.dtype(dtype).name
+    return _core.empty(shape, name)
 
 
 def to_core(array: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-// conv2d.cpp: conv2d forward (im2col + GEMM per image tile) and backward (GEMM + col2im, chunked weight grad).
+// conv2d.cpp: conv2d forward (im2col + GEMM) and backward (GEMM + col2im, chunked reductions).
 #include "conv2d.hpp"
 
 #include <algorithm>
@@ -22,8 +22,9 @@ namespace {
 
 // Most bytes of im2col columns one thread holds; larger images are processed in column tiles.
 constexpr std::int64_t kColumnScratchBytes = std::int64_t(8) << 20;
-// The weight gradient is summed over the batch in this many chunks (fewer for small batches), each
-// into its own accumulator, then reduced in chunk order: the result never depends on the thread count.
+// The weight and bias gradients are summed over the batch in this many chunks (fewer for small
+// batches), each into its own accumulator, then reduced in chunk order: the result never depends
+// on the thread count.
 constexpr std::int64_t kWeightGradChunks = 8;
 
 [[noreturn]] void fail(const std::string& message) {
@@ -54,8 +55,8 @@ int thread_index() {
 #endif
 }
 
-// Runs body(i, thread) for i in [0, count) on `threads` threads (dynamic schedule); the first exception
-// thrown by any iteration is rethrown on the calling thread once the loop has finished.
+// Runs body(i, thread) for i in [0, count) on `threads` threads (dynamic schedule); the first
+// exception thrown by any iteration is rethrown on the calling thread once the loop has finished.
 template <typename Body>
 void parallel_for(std::int64_t count, int threads, Body&& body) {
     if (threads <= 1 || count <= 1) {
@@ -77,19 +78,47 @@ void parallel_for(std::int64_t count, int threads, Body&& body) {
 
 // A 1x1 kernel with unit stride and no padding reads x directly as its im2col matrix [C, H*W].
 bool is_pointwise(const Conv2dGeometry& g) {
-    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_bottom == 0 &&
-           g.pad_left == 0 && g.pad_right == 0;
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 &&
+           g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0;
 }
 
-// Output columns per tile: every pixel when the im2col matrix fits the scratch budget, else even tiles.
+// Output columns per tile: every pixel when the im2col matrix fits the scratch budget, else even
+// tiles.
 template <typename T>
 std::int64_t tile_columns(const Conv2dGeometry& g) {
     const std::int64_t pixels = g.out_pixels();
     if (is_pointwise(g)) return pixels;
-    const std::int64_t row_bytes = std::max<std::int64_t>(1, g.cols_rows()) * std::int64_t(sizeof(T));
+    const std::int64_t row_bytes =
+        std::max<std::int64_t>(1, g.cols_rows()) * std::int64_t(sizeof(T));
     const std::int64_t fit = std::max<std::int64_t>(64, kColumnScratchBytes / row_bytes);
     const std::int64_t tiles = (pixels + fit - 1) / fit;
     return (pixels + tiles - 1) / tiles;
+}
+
+// Share of a GEMM's register tiles doing useful work for an m x n result (edge tiles are padded).
+double tile_use(std::int64_t m, std::int64_t n, int mr, int nr) {
+    const double rows = double((m + mr - 1) / mr * mr), cols = double((n + nr - 1) / nr * nr);
+    return double(m) / rows * double(n) / cols;
+}
+
+// Whether the weight gradient [og, rows] is better computed as its transpose [rows, og].
+template <typename T>
+bool prefer_transposed(std::int64_t og, std::int64_t rows) {
+    const GemmBlockSizes b = gemm_block_sizes(sizeof(T) == sizeof(double));
+    return tile_use(rows, og, b.mr, b.nr) > tile_use(og, rows, b.mr, b.nr);
+}
+
+// Sum of p[0, count) in a fixed order: 8 interleaved partial sums (vectorisable), then combined.
+template <typename T>
+double fixed_order_sum(const T* p, std::int64_t count) {
+    T lanes[8] = {};
+    std::int64_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] += p[i + l];
+    double total = 0;
+    for (int l = 0; l < 8; ++l) total += double(lanes[l]);
+    for (; i < count; ++i) total += double(p[i]);
+    return total;
 }
 
 template <typename T>
@@ -102,13 +131,15 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
                   T pad_value, T* y) {
     Conv2dGeometry g = geometry;
     conv2d_check_geometry(g);
-    const std::int64_t n = g.batch, pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+    const std::int64_t n = g.batch, pixels = g.out_pixels(),
+                       image = g.channels * g.height * g.width;
     const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
     if (n == 0 || g.out_channels == 0) return;
     if (x == nullptr || weight == nullptr || y == nullptr) fail("forward: null pointer");
     const bool pointwise = is_pointwise(g);
     const std::int64_t tile = tile_columns<T>(g);
-    const std::int64_t flops = checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
+    const std::int64_t flops =
+        checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
     const bool over_images = threads > 1 && n >= threads;
     const int workers = over_images ? threads : 1;
@@ -157,62 +188,86 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                    T pad_value, T* dx, T* dweight, T* dbias) {
     Conv2dGeometry g = geometry;
     conv2d_check_geometry(g);
-    const std::int64_t n = g.batch, pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+    const std::int64_t n = g.batch, pixels = g.out_pixels(),
+                       image = g.channels * g.height * g.width;
     const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
     const std::int64_t weight_size = g.out_channels * rows_g;
     if (dy == nullptr && n > 0 && g.out_channels > 0) fail("backward: null dy");
     if (dx != nullptr && weight == nullptr && weight_size > 0) fail("backward: null weight");
     if (dweight != nullptr && x == nullptr && image > 0 && n > 0) fail("backward: null x");
-    const std::int64_t flops = checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
+    const std::int64_t flops =
+        checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
 
-    // Bias gradient: per output channel, a sum over the batch and pixels in a fixed order.
-    if (dbias != nullptr) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    // The weight and bias gradients are summed over the batch in `reduced_chunks` chunks of images,
+    // each into its own accumulator, then over the chunks in order: any thread count, same bits.
+    const std::int64_t reduced_chunks = std::min(n, kWeightGradChunks);
+    // Bias gradient of image i added to acc [O] (doubles, one per chunk), each row in fixed order.
+    auto bias_image = [&](std::int64_t i, double* acc) {
+        for (std::int64_t o = 0; o < g.out_channels; ++o)
+            acc[o] += fixed_order_sum(dy + (i * g.out_channels + o) * pixels, pixels);
+    };
+    std::vector<double> bias_partials(
+        std::size_t(dbias != nullptr ? reduced_chunks * g.out_channels : 0), 0.0);
+    auto reduce_bias = [&]() {
         for (std::int64_t o = 0; o < g.out_channels; ++o) {
             double total = 0;
-            for (std::int64_t i = 0; i < n; ++i) {
-                const T* row = dy + (i * g.out_channels + o) * pixels;
-                T partial = 0;
-                for (std::int64_t p = 0; p < pixels; ++p) partial += row[p];
-                total += double(partial);
-            }
+            for (std::int64_t chunk = 0; chunk < reduced_chunks; ++chunk)
+                total += bias_partials[std::size_t(chunk * g.out_channels + o)];
             dbias[o] = T(total);
         }
-    }
+    };
     if ((dx == nullptr && dweight == nullptr) || n == 0 || g.out_channels == 0 || rows_g == 0) {
         if (dx != nullptr) fill(dx, n * image, T(0));
         if (dweight != nullptr) fill(dweight, weight_size, T(0));
+        if (dbias != nullptr) {
+            parallel_for(reduced_chunks, threads, [&](std::int64_t chunk, int) {
+                for (std::int64_t i = chunk * n / reduced_chunks;
+                     i < (chunk + 1) * n / reduced_chunks; ++i)
+                    bias_image(i, bias_partials.data() + chunk * g.out_channels);
+            });
+            reduce_bias();
+        }
         return;
     }
 
     const bool pointwise = is_pointwise(g);
     const std::int64_t tile = tile_columns<T>(g);
-    // Work units: chunks of images. The weight gradient needs the fixed chunking; dx alone does not.
-    const std::int64_t chunks = dweight != nullptr ? std::min(n, kWeightGradChunks) : n;
+    // Work units: chunks of images. The weight/bias gradients need the fixed chunking; dx does not.
+    const std::int64_t chunks = dweight != nullptr || dbias != nullptr ? reduced_chunks : n;
     const bool over_chunks = threads > 1 && chunks >= threads;
     const int workers = over_chunks ? threads : 1;
     const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
-    const std::int64_t partial_count = dweight != nullptr ? chunks - 1 : 0;
-    Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) * sizeof(T));
+    // The weight gradient per group is either dy_g @ cols_g^T [og, rows_g] straight into dweight
+    // (chunk 0) and chunk accumulators, or, when the GEMM's register tile fits the transposed shape
+    // better, cols_g @ dy_g^T [rows_g, og] in accumulators for every chunk, transposed by the
+    // reduction.
+    const bool transposed = dweight != nullptr && prefer_transposed<T>(og, rows_g);
+    const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
+    Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
+                     sizeof(T));
 
     auto one_chunk = [&](std::int64_t chunk, int worker, int inner) {
         const std::int64_t first_image = chunk * n / chunks, end_image = (chunk + 1) * n / chunks;
         T* cols = scratch.as<T>() + worker * per_worker;
         T* dw = dweight == nullptr ? nullptr
+                : transposed       ? partials.as<T>() + chunk * weight_size
                 : chunk == 0       ? dweight
                                    : partials.as<T>() + (chunk - 1) * weight_size;
+        double* db = dbias == nullptr ? nullptr : bias_partials.data() + chunk * g.out_channels;
         bool first = true;
         for (std::int64_t i = first_image; i < end_image; ++i) {
             const T* xi = x + i * image;
             const T* dyi = dy + i * g.out_channels * pixels;
             T* dxi = dx == nullptr ? nullptr : dx + i * image;
             if (dxi != nullptr && !pointwise) fill(dxi, image, T(0));  // col2im adds into it
+            if (db != nullptr) bias_image(i, db);
             for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
                 const std::int64_t p1 = std::min(pixels, p0 + tile), width = p1 - p0;
                 if (dw != nullptr) {
-                    // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g]
+                    // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g], or
+                    // its transpose [rows_g, og] += cols_g [rows_g, width] @ dy_g^T [width, og]
                     const T* b = xi + p0;
                     std::int64_t ldb = pixels;
                     if (!pointwise) {
@@ -220,10 +275,18 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                         b = cols;
                         ldb = width;
                     }
-                    for (std::int64_t grp = 0; grp < g.groups; ++grp)
-                        gemm(false, true, og, rows_g, width, T(1), dyi + grp * og * pixels + p0, pixels,
-                             b + grp * rows_g * ldb, ldb, first ? T(0) : T(1),
-                             dw + grp * og * rows_g, rows_g, inner);
+                    const T beta = first ? T(0) : T(1);
+                    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+                        const T* dy_g = dyi + grp * og * pixels + p0;
+                        const T* cols_g = b + grp * rows_g * ldb;
+                        T* dw_g = dw + grp * og * rows_g;
+                        if (transposed)
+                            gemm(false, true, rows_g, og, width, T(1), cols_g, ldb, dy_g, pixels,
+                                 beta, dw_g, og, inner);
+                        else
+                            gemm(false, true, og, rows_g, width, T(1), dy_g, pixels, cols_g, ldb,
+                                 beta, dw_g, rows_g, inner);
+                    }
                     first = false;
                 }
                 if (dxi != nullptr) {
@@ -231,21 +294,34 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                     T* c = pointwise ? dxi + p0 : cols;
                     const std::int64_t ldc = pointwise ? pixels : width;
                     for (std::int64_t grp = 0; grp < g.groups; ++grp)
-                        gemm(true, false, rows_g, width, og, T(1), weight + grp * og * rows_g, rows_g,
-                             dyi + grp * og * pixels + p0, pixels, T(0), c + grp * rows_g * ldc, ldc,
-                             inner);
+                        gemm(true, false, rows_g, width, og, T(1), weight + grp * og * rows_g,
+                             rows_g, dyi + grp * og * pixels + p0, pixels, T(0),
+                             c + grp * rows_g * ldc, ldc, inner);
                     if (!pointwise) col2im(g, cols, p0, p1, dxi, inner);
                 }
             }
         }
     };
     if (over_chunks) {
-        parallel_for(chunks, threads, [&](std::int64_t chunk, int worker) { one_chunk(chunk, worker, 1); });
+        parallel_for(chunks, threads,
+                     [&](std::int64_t chunk, int worker) { one_chunk(chunk, worker, 1); });
     } else {
         for (std::int64_t chunk = 0; chunk < chunks; ++chunk) one_chunk(chunk, 0, threads);
     }
+    if (dbias != nullptr) reduce_bias();
     // Reduce the chunk accumulators into dweight in chunk order (element-wise: any thread count).
-    if (partial_count > 0) {
+    if (transposed) {
+        const T* part = partials.as<T>();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (std::int64_t e = 0; e < weight_size; ++e) {
+            const std::int64_t grp = e / (og * rows_g), o = e / rows_g % og, r = e % rows_g;
+            const std::int64_t source = (grp * rows_g + r) * og + o;  // [groups, rows_g, og]
+            T total = part[source];
+            for (std::int64_t k = 1; k < partial_count; ++k)
+                total += part[k * weight_size + source];
+            dweight[e] = total;
+        }
+    } else if (partial_count > 0) {
         const T* part = partials.as<T>();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (std::int64_t e = 0; e < weight_size; ++e) {
@@ -271,8 +347,8 @@ void conv2d_check_geometry(Conv2dGeometry& g) {
              std::to_string(g.pad_bottom) + ", " + std::to_string(g.pad_left) + ", " +
              std::to_string(g.pad_right) + ")");
     if (g.channels % g.groups != 0)
-        fail("x has " + std::to_string(g.channels) + " channels, not divisible by groups=" +
-             std::to_string(g.groups));
+        fail("x has " + std::to_string(g.channels) +
+             " channels, not divisible by groups=" + std::to_string(g.groups));
     if (g.out_channels % g.groups != 0)
         fail("weight has " + std::to_string(g.out_channels) +
              " output channels, not divisible by groups=" + std::to_string(g.groups));
@@ -280,17 +356,18 @@ void conv2d_check_geometry(Conv2dGeometry& g) {
         if (g.groups == 1)
             fail("weight has " + std::to_string(g.weight_channels) + " input channels but x has " +
                  std::to_string(g.channels));
-        fail("weight has " + std::to_string(g.weight_channels) + " input channels per group but x has " +
-             std::to_string(g.channels) + " channels in " + std::to_string(g.groups) +
-             " groups (expected " + std::to_string(g.channels / g.groups) + ")");
+        fail("weight has " + std::to_string(g.weight_channels) +
+             " input channels per group but x has " + std::to_string(g.channels) + " channels in " +
+             std::to_string(g.groups) + " groups (expected " +
+             std::to_string(g.channels / g.groups) + ")");
     }
     const std::int64_t kernel_h = checked_add(checked_mul(g.dh, g.kh - 1), 1);
     const std::int64_t kernel_w = checked_add(checked_mul(g.dw, g.kw - 1), 1);
     const std::int64_t padded_h = checked_add(checked_add(g.height, g.pad_top), g.pad_bottom);
     const std::int64_t padded_w = checked_add(checked_add(g.width, g.pad_left), g.pad_right);
     if (kernel_h > padded_h || kernel_w > padded_w)
-        fail("kernel of size " + pair(kernel_h, kernel_w) + " (with dilation) is larger than the padded input " +
-             pair(padded_h, padded_w));
+        fail("kernel of size " + pair(kernel_h, kernel_w) +
+             " (with dilation) is larger than the padded input " + pair(padded_h, padded_w));
     g.out_height = (padded_h - kernel_h) / g.sh + 1;
     g.out_width = (padded_w - kernel_w) / g.sw + 1;
     // Every array the kernels index (in float64, the wider type) must fit in memory.
@@ -300,7 +377,8 @@ void conv2d_check_geometry(Conv2dGeometry& g) {
     checked_nbytes(x_shape, 4, DType::float64, "conv2d");
     checked_nbytes(y_shape, 4, DType::float64, "conv2d");
     checked_nbytes(w_shape, 4, DType::float64, "conv2d");
-    const std::int64_t cols_shape[3] = {std::max<std::int64_t>(g.channels, 1), checked_mul(g.kh, g.kw), 64};
+    const std::int64_t cols_shape[3] = {std::max<std::int64_t>(g.channels, 1),
+                                        checked_mul(g.kh, g.kw), 64};
     checked_nbytes(cols_shape, 3, DType::float64, "conv2d");
 }
 

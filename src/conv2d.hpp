@@ -1,33 +1,34 @@
-// conv2d.hpp: 2-D convolution (cross-correlation) kernels: the geometry check, forward and backward.
+// conv2d.hpp: 2-D convolution kernels: the geometry check, forward and backward.
 #pragma once
 #include <cstdint>
 
 namespace sg {
 
-// The sizes of one conv2d call. conv2d_check_geometry() validates them and fills out_height/out_width.
+// The sizes of one conv2d call. conv2d_check_geometry() validates them and fills
+// out_height/out_width.
 struct Conv2dGeometry {
     std::int64_t batch = 1, channels = 0, height = 0, width = 0;  // x [N, C, H, W]
     std::int64_t out_channels = 0, weight_channels = 0;           // weight [O, C/groups, kh, kw]
     std::int64_t kh = 1, kw = 1;
-    std::int64_t sh = 1, sw = 1;                                   // stride
+    std::int64_t sh = 1, sw = 1;  // stride
     std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-    std::int64_t dh = 1, dw = 1;                                   // dilation
+    std::int64_t dh = 1, dw = 1;  // dilation
     std::int64_t groups = 1;
-    std::int64_t out_height = 0, out_width = 0;                    // filled by conv2d_check_geometry
+    std::int64_t out_height = 0, out_width = 0;  // filled by conv2d_check_geometry
 
     std::int64_t out_pixels() const { return out_height * out_width; }
     std::int64_t cols_rows() const { return channels * kh * kw; }  // rows of the im2col matrix
 };
 
-// Checks every size (non-negative dims, positive kernel/stride/dilation/groups, non-negative padding,
-// channels divisible by groups and matching the weight, kernel within the padded input, element counts
-// that fit in memory) and fills out_height/out_width.
-// Throws std::invalid_argument("conv2d: ...") or std::length_error("conv2d: ...").
+// Checks every size (non-negative dims, positive kernel/stride/dilation/groups, non-negative
+// padding, channels divisible by groups and matching the weight, kernel within the padded input,
+// element counts that fit in memory) and fills out_height/out_width. Throws
+// std::invalid_argument("conv2d: ...") or std::length_error("conv2d: ...").
 void conv2d_check_geometry(Conv2dGeometry& g);
 
 // conv2d_forward: x [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] (or null) -> y [N,O,Ho,Wo].
-// Constant padding with `pad_value` is folded into im2col (no padded copy). Parallel over images or,
-// for small batches, inside im2col and GEMM; results do not depend on the thread count.
+// Constant padding with `pad_value` is folded into im2col (no padded copy). Parallel over images
+// or, for small batches, inside im2col and GEMM; results do not depend on the thread count.
 void conv2d_forward(const Conv2dGeometry& geometry, const float* x, const float* weight,
                     const float* bias, float pad_value, float* y);
 void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const double* weight,
@@ -35,7 +36,8 @@ void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const doubl
 
 // conv2d_backward: dy [N,O,Ho,Wo] -> dx [N,C,H,W], dweight [O,C/groups,kh,kw], dbias [O].
 // Each output pointer may be null (that gradient is not wanted). The weight gradient is accumulated
-// over the batch in a fixed number of chunks reduced in a fixed order: bit-identical for any thread count.
+// over the batch in a fixed number of chunks reduced in a fixed order: bit-identical for any thread
+// count.
 void conv2d_backward(const Conv2dGeometry& geometry, const float* x, const float* weight,
                      const float* dy, float pad_value, float* dx, float* dweight, float* dbias);
 void conv2d_backward(const Conv2dGeometry& geometry, const double* x, const double* weight,

@@ -1,5 +1,6 @@
-// cpu_features.cpp: which GEMM micro-kernels this CPU can run, chosen once (SIMPLEGRAD_ISA overrides).
+// cpu_features.cpp: which GEMM micro-kernels this CPU runs, chosen once (SIMPLEGRAD_ISA overrides).
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -57,8 +58,10 @@ std::string g_startup_warning;
 const KernelSet* startup_kernels() {
     const char* forced = std::getenv("SIMPLEGRAD_ISA");
     if (forced == nullptr || *forced == '\0') return best_kernels();
+    std::string name(forced);
+    for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     try {
-        const KernelSet* set = kernels_named(forced);
+        const KernelSet* set = kernels_named(name);
         if (set != nullptr) return set;
         g_startup_warning = std::string("SIMPLEGRAD_ISA=") + forced +
                             ": this CPU cannot run that ISA; using '" + best_kernels()->name + "'";

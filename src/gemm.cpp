@@ -8,9 +8,10 @@
 //         ir over MR      : one A micro-panel (stays in L1) ...
 //           jr over NR    : ... against every B micro-panel of the block: one micro-kernel call
 // The k range is cut into equal blocks of at most KC (no thin remainder block).
-// Threads split the columns of C (each packs its own B blocks; the A block is shared, packed by all
-// threads between two barriers) or, when C has too few NR-column panels, the rows (each thread then
-// packs its own A and B). The k loop is never split, so every element of C is summed in the same
+// Threads split the columns of C (each packs its own B blocks; the A block is shared: all threads
+// pack a share of it, meet at a barrier, and the next block goes to a second buffer, so that is the
+// only barrier) or, when C has too few NR-column panels, the rows (each thread then packs its own A
+// and B, no barrier). The k loop is never split, so every element of C is summed in the same
 // order whatever the number of threads: results are bit-identical for 1 and N threads.
 #include "gemm.hpp"
 
@@ -37,7 +38,8 @@ using gemm_detail::BlockSizes;
 constexpr int kMaxMr = 16;  // most rows of a register tile (pack_a keeps one pointer per row)
 
 constexpr bool blocks_are_whole_tiles(const BlockSizes& s) {
-    return s.mr <= kMaxMr && s.mc % s.mr == 0 && s.nc % s.nr == 0 && s.mr * s.nr <= gemm_detail::kMaxTileElements;
+    return s.mr <= kMaxMr && s.mc % s.mr == 0 && s.nc % s.nr == 0 &&
+           s.mr * s.nr <= gemm_detail::kMaxTileElements;
 }
 static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
                   blocks_are_whole_tiles(gemm_detail::kGenericF64) &&
@@ -146,11 +148,13 @@ struct Plan {
 
 // One thread's share of the GEMM (thread `t` of `team`). team == 1 runs no OpenMP construct, so a
 // caller already inside a parallel region can call gemm with threads = 1.
-// a_pack: the A block (shared by the team when plan.split_cols, else this thread's own);
+// a_pack: two A blocks shared by the team when plan.split_cols (used in turn, so a thread can pack
+// the next block while the others still compute with the current one: one barrier per block), else
+// this thread's own A block (a_pack[0] == a_pack[1]);
 // b_pack: this thread's B block.
 template <typename T>
 void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, const Plan& plan,
-                 T* a_pack, T* b_pack, int t, int team) {
+                 T* const a_pack[2], T* b_pack, int t, int team) {
     const int mr = bs.mr, nr = bs.nr;
     const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
     std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
@@ -163,6 +167,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
     }
     const bool shared_a = plan.split_cols && team > 1;
     alignas(64) T tile[gemm_detail::kMaxTileElements];
+    int step = 0;
 
     for (std::int64_t ic = row_begin; ic < row_end; ic += plan.a_rows) {
         const std::int64_t mc = std::min<std::int64_t>(plan.a_rows, row_end - ic);
@@ -170,13 +175,14 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
         for (std::int64_t pc = 0; pc < g.k; pc += plan.kc) {
             const std::int64_t kc = std::min<std::int64_t>(plan.kc, g.k - pc);
             const T beta = pc == 0 ? g.beta : T(1);
+            T* a_block = a_pack[step++ % 2];
             // The A block: this thread packs its share of the panels (all of them when not shared).
             const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
             const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;
             if (p_end > p_begin)
                 pack_a(g, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
-                       a_pack + p_begin * mr * kc);
-            if (shared_a) {
+                       a_block + p_begin * mr * kc);
+            if (shared_a) {  // the whole block is packed before anyone uses it
 #pragma omp barrier
             }
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
@@ -185,7 +191,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
                 for (std::int64_t ir = 0; ir < mc_panels; ++ir) {
                     const std::int64_t i = ic + ir * mr;
                     const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
-                    const T* ap = a_pack + ir * mr * kc;
+                    const T* ap = a_block + ir * mr * kc;
                     for (std::int64_t jr = 0; jr * nr < nc; ++jr) {
                         const std::int64_t j = jc + jr * nr;
                         const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
@@ -199,17 +205,11 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
                         for (std::int64_t r = 0; r < rows; ++r) {
                             T* out = c + r * g.ldc;
                             const T* in = tile + r * nr;
-                            if (beta == T(0))
-                                for (std::int64_t q = 0; q < cols; ++q) out[q] = in[q];
-                            else
-                                for (std::int64_t q = 0; q < cols; ++q) out[q] = in[q] + beta * out[q];
+                            for (std::int64_t q = 0; q < cols; ++q)
+                                out[q] = beta == T(0) ? in[q] : in[q] + beta * out[q];
                         }
                     }
                 }
-            }
-            const bool last = ic + plan.a_rows >= row_end && pc + plan.kc >= g.k;
-            if (shared_a && !last) {  // the A block is overwritten next: wait for every thread
-#pragma omp barrier
             }
         }
     }
@@ -262,17 +262,20 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int 
     plan.a_rows = ceil_div(my_m_panels, a_chunks) * bs.mr;
     plan.b_cols = ceil_div(my_n_panels, b_chunks) * bs.nr;
 
-    // Scratch, allocated before any thread starts: A blocks (one shared, or one per thread) and one
+    // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread) and one
     // B block per thread.
-    const int a_blocks = plan.split_cols ? 1 : team;
+    const int a_blocks = plan.split_cols ? (team > 1 ? 2 : 1) : team;
+    const std::size_t a_bytes = sizeof(T) * std::size_t(plan.a_rows * plan.kc);
+    const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_cols * plan.kc);
     std::vector<std::unique_ptr<Scratch>> a_scratch, b_scratch;
     for (int t = 0; t < a_blocks; ++t)
-        a_scratch.push_back(std::make_unique<Scratch>(std::size_t(plan.a_rows * plan.kc) * sizeof(T)));
+        a_scratch.push_back(std::make_unique<Scratch>(a_bytes));
     for (int t = 0; t < team; ++t)
-        b_scratch.push_back(std::make_unique<Scratch>(std::size_t(plan.b_cols * plan.kc) * sizeof(T)));
+        b_scratch.push_back(std::make_unique<Scratch>(b_bytes));
 
     if (team == 1) {
-        gemm_thread(g, kernel, bs, plan, a_scratch[0]->as<T>(), b_scratch[0]->as<T>(), 0, 1);
+        T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
+        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
@@ -280,7 +283,8 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int 
     {
         // The runtime may give fewer threads than asked: partition by the real team.
         const int t = omp_get_thread_num(), actual = omp_get_num_threads();
-        T* a_pack = a_scratch[plan.split_cols ? 0 : t]->as<T>();
+        T* const own = a_scratch[plan.split_cols ? 0 : t]->as<T>();
+        T* const a_pack[2] = {own, plan.split_cols ? a_scratch[1]->as<T>() : own};
         gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
     }
 #endif

@@ -24,8 +24,8 @@ struct GemmBlockSizes {
 GemmBlockSizes gemm_block_sizes(bool float64);
 
 // The micro-kernel ISA in use: "generic", "avx2" or "avx512". Chosen once from the CPU flags; the
-// environment variable SIMPLEGRAD_ISA (read at first use) forces one. A forced ISA the CPU cannot run,
-// or an unknown name, falls back to the best supported one and gemm_isa_warning() says so.
+// environment variable SIMPLEGRAD_ISA (read at first use) forces one. A forced ISA the CPU cannot
+// run, or an unknown name, falls back to the best supported one and gemm_isa_warning() says so.
 std::string gemm_isa();
 std::vector<std::string> gemm_supported_isas();  // every ISA this CPU can run, "generic" first
 // Switches the kernels for later calls; throws std::invalid_argument for an unknown name or an ISA

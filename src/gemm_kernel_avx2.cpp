@@ -1,4 +1,4 @@
-// gemm_kernel_avx2.cpp: the AVX2+FMA GEMM micro-kernels (float32 6x16, float64 6x8; built with -mavx2 -mfma).
+// gemm_kernel_avx2.cpp: AVX2+FMA GEMM micro-kernels, float32 6x16 and float64 6x8 (-mavx2 -mfma).
 #include <immintrin.h>
 
 #include <cstdint>

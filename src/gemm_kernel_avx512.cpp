@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: the AVX-512 GEMM micro-kernels (float32 12x32, float64 12x16; built with -mavx512f ...).
+// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 12x32 and float64 12x16 (-mavx512f).
 #include <immintrin.h>
 
 #include <cstdint>

@@ -1,7 +1,7 @@
-// gemm_kernels.hpp: the GEMM micro-kernel contract, the block-size table per ISA and dtype, and the kernel set.
+// gemm_kernels.hpp: the GEMM micro-kernel contract, the block-size table per ISA, the kernel set.
 #pragma once
-// This header is included by the per-ISA translation units (compiled with -mavx2 / -mavx512f ...), so it
-// holds declarations and plain data only: no STL, no inline functions (the linker could pick an
+// This header is included by the per-ISA translation units (built with -mavx2 / -mavx512f ...), so
+// it holds declarations and plain data only: no STL, no inline functions (the linker could pick an
 // AVX-512 copy of an inline function for baseline callers).
 #include <cstdint>
 
@@ -17,8 +17,8 @@ namespace sg::gemm_detail {
 //      into a local MR x NR tile with beta = 0 and the valid part is merged into C afterwards.
 //   beta == 0 never reads C (NaN or garbage in C must not leak); beta == 1 adds C; otherwise
 //   alpha * AB + beta * C. k == 0 is allowed (the product is then zero).
-//   Each kernel sums over p = 0 .. k-1 in order, so a result depends only on the block sizes, never on
-//   the number of threads.
+//   Each kernel sums over p = 0 .. k-1 in order, so a result depends only on the block sizes, never
+//   on the number of threads.
 using KernelF32 = void (*)(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                            float* c, std::int64_t ldc);
 using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, double alpha,
@@ -26,8 +26,8 @@ using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, dou
 
 // ---- The block sizes ----------------------------------------------------------------------------
 // mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
-// blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of the
-// KC x NC block of B (kept in L2, one per thread) stream past it. mc: rows of the packed A block
+// blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of
+// the KC x NC block of B (in L2, one per thread) stream past it. mc: rows of the packed A block
 // (MC x KC, shared by the threads, in L3). mc and nc are whole multiples of mr and nr.
 struct BlockSizes {
     int mr, nr, kc, mc, nc;

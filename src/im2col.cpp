@@ -21,13 +21,14 @@ void valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, st
 void check_range(const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1, const void* a,
                  const void* b, const char* what) {
     if (p0 < 0 || p1 < p0 || p1 > g.out_pixels())
-        throw std::invalid_argument(std::string("conv2d: ") + what + ": column range out of bounds");
+        throw std::invalid_argument(std::string("conv2d: ") + what +
+                                    ": column range out of bounds");
     if (p1 > p0 && g.cols_rows() > 0 && (a == nullptr || b == nullptr))
         throw std::invalid_argument(std::string("conv2d: ") + what + ": null pointer");
 }
 
-// Calls body(channel, ki, kj, row pointer offset, oy, ox_begin, ox_end, ox_lo, ox_hi, iy, ix_offset)
-// for every row segment of output columns [p0, p1); the caller moves data.
+// Calls body(channel, ki, kj, row pointer offset, oy, ox_begin, ox_end, ox_lo, ox_hi, iy,
+// ix_offset) for every row segment of output columns [p0, p1); the caller moves data.
 template <typename Body>
 void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, std::int64_t p1,
                       Body&& body) {
@@ -42,7 +43,8 @@ void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, 
             for (std::int64_t oy = p0 / wo; oy * wo < p1; ++oy) {
                 const std::int64_t begin = std::max(p0, oy * wo) - oy * wo;
                 const std::int64_t end = std::min(p1, (oy + 1) * wo) - oy * wo;
-                const std::int64_t col = row * tile + oy * wo + begin - p0;  // cols index of `begin`
+                const std::int64_t col =
+                    row * tile + oy * wo + begin - p0;  // cols index of `begin`
                 const std::int64_t iy = oy * g.sh + iy_offset;
                 const bool inside = iy >= 0 && iy < g.height;
                 const std::int64_t lo = inside ? std::clamp(ox_lo, begin, end) : end;
@@ -63,21 +65,21 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (std::int64_t c = 0; c < g.channels; ++c) {
         const T* xc = x + c * plane;
-        for_each_segment(g, c, p0, p1,
-                         [&](std::int64_t col, std::int64_t begin, std::int64_t end, std::int64_t lo,
-                             std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
-                             T* out = cols + col;  // out[ox - begin]: output column ox of this row
-                             for (std::int64_t ox = begin; ox < lo; ++ox) out[ox - begin] = pad_value;
-                             const T* in = xc + (hi > lo ? iy * g.width : 0);  // row iy
-                             if (sw == 1) {
-                                 for (std::int64_t ox = lo; ox < hi; ++ox)
-                                     out[ox - begin] = in[ox + ix_offset];
-                             } else {
-                                 for (std::int64_t ox = lo; ox < hi; ++ox)
-                                     out[ox - begin] = in[ox * sw + ix_offset];
-                             }
-                             for (std::int64_t ox = hi; ox < end; ++ox) out[ox - begin] = pad_value;
-                         });
+        for_each_segment(
+            g, c, p0, p1,
+            [&](std::int64_t col, std::int64_t begin, std::int64_t end, std::int64_t lo,
+                std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
+                T* out = cols + col;  // out[ox - begin]: output column ox of this row
+                for (std::int64_t ox = begin; ox < lo; ++ox) out[ox - begin] = pad_value;
+                const T* in = xc + (hi > lo ? iy * g.width : 0);  // row iy
+                if (sw == 1) {
+                    for (std::int64_t ox = lo; ox < hi; ++ox) out[ox - begin] = in[ox + ix_offset];
+                } else {
+                    for (std::int64_t ox = lo; ox < hi; ++ox)
+                        out[ox - begin] = in[ox * sw + ix_offset];
+                }
+                for (std::int64_t ox = hi; ox < end; ++ox) out[ox - begin] = pad_value;
+            });
     }
 }
 
@@ -88,8 +90,8 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
     if (p1 == p0) return;
     const std::int64_t plane = g.height * g.width, sw = g.sw;
     if (threads < 1) threads = 1;
-    // Each channel's rows touch only that channel of x: parallel over channels is race-free, and the
-    // order of additions inside a channel is fixed.
+        // Each channel's rows touch only that channel of x: parallel over channels is race-free,
+        // and the order of additions inside a channel is fixed.
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (std::int64_t c = 0; c < g.channels; ++c) {
         T* xc = x + c * plane;

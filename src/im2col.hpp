@@ -1,4 +1,4 @@
-// im2col.hpp: the convolution's patch gather (im2col) and its adjoint scatter-add (col2im), per image.
+// im2col.hpp: the convolution's patch gather (im2col) and its adjoint scatter-add (col2im).
 #pragma once
 #include <cstdint>
 
@@ -9,7 +9,8 @@ namespace sg {
 // Both work on output columns [p0, p1) of the Ho*Wo output pixels (a tile of the full matrix), so
 // scratch stays bounded for large images. Rows are ordered (channel, ki, kj) like the weight's
 // [C/groups, kh, kw], so group g's rows are the contiguous block g*(C/groups)*kh*kw ....
-// `threads`: parallel over channels (1: the calling thread only). `geometry` must be checked already.
+// `threads`: parallel over channels (1: the calling thread only). `geometry` must be checked
+// already.
 
 // im2col: x [C,H,W] -> cols [C*kh*kw, p1-p0]; taps outside the image read `pad_value`.
 void im2col(const Conv2dGeometry& geometry, const float* x, float pad_value, std::int64_t p0,

@@ -122,6 +122,7 @@ def reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups):
             groups=2,
         ),
         dict(x=(3, 5, 4, 4), w=(2, 5, 1, 1), stride=(1, 1), pads=(0, 0, 0, 0)),  # 1x1: no im2col
+        dict(x=(2, 4, 3, 5), w=(6, 2, 1, 1), stride=(1, 1), pads=(0, 0, 0, 0), groups=2),  # 1x1
         dict(
             x=(2, 6, 5, 5), w=(6, 1, 3, 3), stride=(1, 1), pads=(1, 1, 1, 1), groups=6
         ),  # depthwise
@@ -270,6 +271,25 @@ def test_large_tiled_image_forward_and_backward(dtype, rng):
     np.testing.assert_allclose(wt.grad, dw, rtol=tol["rtol"], atol=tol["atol"] * 30)
 
 
+LAYOUT_SHAPES = [((5, 3, 17, 16), (64, 3, 5, 5)), ((9, 32, 6, 6), (8, 32, 1, 1))]
+
+
+@pytest.mark.parametrize("shapes", LAYOUT_SHAPES)
+def test_weight_gradient_both_gemm_layouts(shapes, rng):
+    # With AVX-512 tiles, og=64, rows=75 is computed transposed (cols @ dy^T) and og=8, rows=32
+    # directly (dy @ cols^T); both are summed over the batch in chunks (9 images: 8 chunks).
+    x, w = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    k = w.shape[2]
+    stride, pads = (2, 1), (k // 2,) * 4
+    xt, wt = sg.Tensor(x, dtype="float64"), sg.Tensor(w, dtype="float64")
+    y = sg.conv2d(xt, wt, stride=stride, padding=pads)
+    dy = rng.standard_normal(y.shape)
+    y.backward(dy)
+    dx, dw, _ = reference_conv2d_backward(x, w, dy, stride, pads, (1, 1), 1)
+    np.testing.assert_allclose(wt.grad, dw, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-10)
+
+
 def test_only_wanted_gradients_are_computed(rng):
     x = sg.Tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=False)
     w = sg.Tensor(rng.standard_normal((3, 2, 3, 3)))
@@ -325,6 +345,7 @@ THREAD_CASES = [
         pad_value=0.25,
     ),
     dict(x=(10, 32, 12, 12), w=(32, 32, 1, 1), padding=0),  # 1x1 direct GEMM
+    dict(x=(9, 3, 32, 32), w=(64, 3, 5, 5), padding=2, stride=2),  # transposed weight grad
     dict(x=(1, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads inside
     dict(x=(3, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads over images
 ]
@@ -429,6 +450,7 @@ def _t(*shape, dtype="float32"):
         (lambda: sg.conv2d(_t(8, 8), _t(2, 1, 3, 3)), ValueError, "x must be"),
         (lambda: sg.conv2d(_t(1, 1, 3, 8, 8), _t(2, 3, 3, 3)), ValueError, "x must be"),
         (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(3, 3, 3)), ValueError, "weight must be"),
+        (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 0, 3)), ValueError, "empty kernel"),
         (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), _t(3)), ValueError, "bias"),
         (lambda: sg.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3, dtype="float64")), TypeError, "float64"),
         (

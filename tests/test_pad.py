@@ -5,11 +5,11 @@ import itertools
 
 import numpy as np
 import pytest
+from gradcheck import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simplegrad as sg
-from gradcheck import check_op
 from simplegrad import _core
 
 NUMPY_MODES = ["constant", "edge", "reflect", "symmetric", "wrap"]
@@ -25,7 +25,7 @@ def numpy_pad(x, pairs, mode, value=0.0):
 def test_index_map_matches_numpy_for_all_small_widths(mode):
     # numpy.pad applied to arange(n) is the index map itself (constant fill marked -1)
     for n in range(1, 8):
-        for before, after in itertools.product(range(0, 3 * n + 4), repeat=2):
+        for before, after in itertools.product(range(3 * n + 4), repeat=2):
             expected = numpy_pad(np.arange(n), (before, after), mode, -1)
             got = np.array(_core.pad_index_map(n, before, after, mode))
             np.testing.assert_array_equal(got, expected, err_msg=f"n={n} ({before}, {after})")
@@ -162,6 +162,7 @@ def test_threads_give_identical_results(mode, rng):
     (lambda t: sg.pad(sg.zeros((0, 2)), ((1, 0), (0, 0)), mode="edge"), ValueError),
     (lambda t: sg.pad(sg.zeros((0, 2)), ((0, 1), (0, 0)), mode="wrap"), ValueError),
     (lambda t: sg.pad(t, ((0, 0), (0, 0), (2**62, 2**62))), MemoryError),
+    (lambda t: sg.pad(sg.zeros((0, 2)), ((10**15, 0), (0, 0))), MemoryError),  # fill of an empty dim
 ])
 def test_errors_name_pad(call, error):
     t = sg.zeros((2, 3, 4))

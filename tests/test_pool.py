@@ -5,9 +5,9 @@ import itertools
 
 import numpy as np
 import pytest
+from gradcheck import check_op
 
 import simplegrad as sg
-from gradcheck import check_op
 from simplegrad.nn.pooling import AvgPool2d, MaxPool2d
 
 
@@ -73,7 +73,7 @@ def test_forward_matches_reference(kind, dtype, shape, kernel, stride, padding, 
     out = op(sg.Tensor(x, dtype=dtype), kernel, stride, padding, dilation=dilation)
     expected = reference_pool(x, kind, kernel, stride, padding, dilation)
     assert out.dtype == dtype and out.shape == expected.shape
-    tol = dict(rtol=1e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == "float32" else {"rtol": 1e-13, "atol": 1e-13}
     np.testing.assert_allclose(out.values, expected, **tol)
 
 

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from . import activations, arithmetic, combine, losses, math, normalization, reductions, shape
+from . import conv as _conv_ops
+from . import pad as _pad_ops
+from . import pool as _pool_ops
 from .activations import *  # noqa: F401,F403
 from .arithmetic import *  # noqa: F401,F403
 from .combine import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
-from .conv import __all__ as _conv_names
 from .losses import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pad import *  # noqa: F401,F403
-from .pad import __all__ as _pad_names
 from .pool import *  # noqa: F401,F403
-from .pool import __all__ as _pool_names
 from .reductions import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 
-__all__ = arithmetic.__all__ + reductions.__all__ + shape.__all__
-__all__ += math.__all__ + activations.__all__ + combine.__all__
-__all__ += losses.__all__ + normalization.__all__
-__all__ += _conv_names
-__all__ += _pad_names + _pool_names
+# One `+=` per module: a form type checkers evaluate, so they see every exported op.
+__all__: list[str] = []
+__all__ += arithmetic.__all__
+__all__ += reductions.__all__
+__all__ += shape.__all__
+__all__ += math.__all__
+__all__ += activations.__all__
+__all__ += combine.__all__
+__all__ += losses.__all__
+__all__ += normalization.__all__
+__all__ += _conv_ops.__all__
+__all__ += _pad_ops.__all__
+__all__ += _pool_ops.__all__
 
 
 def _reflected(function):

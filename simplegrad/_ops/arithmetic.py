@@ -15,7 +15,13 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
 
 
 def _binary_out(ufunc, a, b) -> np.ndarray:
-    out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), np.result_type(a, b))
+    if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
+        shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
+        dtype = a.dtype if a.dtype == b.dtype else np.result_type(a, b)
+    else:
+        shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+        dtype = np.result_type(a, b)
+    out = empty(shape, dtype)
     ufunc(a, b, out=out)
     return out
 

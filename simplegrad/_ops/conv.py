@@ -209,9 +209,11 @@ def conv2d(
             f"{op}: weight has {weight_channels} input channels per group but x has {channels} "
             f"channels in {groups} groups (expected {channels // groups})"
         )
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{op}: weight has an empty kernel, shape {weight.shape}")
     kernel = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
     padded = (height + pads[0] + pads[1], width + pads[2] + pads[3])
-    if kh < 1 or kw < 1 or kernel[0] > padded[0] or kernel[1] > padded[1]:
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
         raise ValueError(
             f"{op}: kernel of size {kernel} (with dilation {dilation}) is larger than the padded "
             f"input {padded}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, List, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from ._util import Tensor, float_input
 
 __all__ = ["pad"]
 
-Width = Union[int, Tuple[int, int, int, int], Sequence[Tuple[int, int]]]
+Width = Union[int, tuple[int, int, int, int], Sequence[tuple[int, int]]]
 
 # Every accepted mode name -> the numpy.pad mode the core implements.
 PAD_MODES = {
@@ -52,7 +53,7 @@ def _is_pair(item: Any) -> bool:
     return isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2
 
 
-def pad_widths(width: Width, ndim: int) -> Tuple[List[int], List[int]]:
+def pad_widths(width: Width, ndim: int) -> tuple[list[int], list[int]]:
     """`width` in any accepted form as per-axis lists (before, after) of length `ndim`.
 
     Forms: an int (every side of the last two dims); a flat 4-tuple (top, bottom, left, right) for

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -11,10 +11,10 @@ from .._autograd import Context, Function
 from .._memory import contiguous
 from ._util import Tensor, float_input
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["avg_pool2d", "max_pool2d"]
 
-IntPair = Union[int, Tuple[int, int]]
-Padding = Union[int, Tuple[int, int], Tuple[int, int, int, int]]
+IntPair = Union[int, tuple[int, int]]
+Padding = Union[int, tuple[int, int], tuple[int, int, int, int]]
 
 
 class MaxPool2d(Function):
@@ -56,7 +56,7 @@ def _int(value: Any, name: str, op: str) -> int:
     return int(value)
 
 
-def int_pair(value: Any, name: str, op: str) -> Tuple[int, int]:
+def int_pair(value: Any, name: str, op: str) -> tuple[int, int]:
     """`value` (int or (h, w)) as two positive ints."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
@@ -69,7 +69,7 @@ def int_pair(value: Any, name: str, op: str) -> Tuple[int, int]:
     return pair
 
 
-def padding_tblr(value: Any, op: str) -> Tuple[int, int, int, int]:
+def padding_tblr(value: Any, op: str) -> tuple[int, int, int, int]:
     """Padding (int, (ph, pw) or (top, bottom, left, right)) as four non-negative ints."""
     if isinstance(value, (tuple, list)):
         if len(value) == 2:
@@ -86,7 +86,7 @@ def padding_tblr(value: Any, op: str) -> Tuple[int, int, int, int]:
     return pads
 
 
-def resolve_padding(pad_width: Any, padding: Any, op: str) -> Tuple[int, int, int, int]:
+def resolve_padding(pad_width: Any, padding: Any, op: str) -> tuple[int, int, int, int]:
     """One padding from the two spellings; `padding` wins over the default `pad_width=0`."""
     pads = padding_tblr(pad_width, op)
     if padding is None:
@@ -113,8 +113,8 @@ def _pool_input(x: Any, op: str) -> Tensor:
     return x
 
 
-def max_pool2d(x: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None,
-               pad_width: Padding = 0, *, padding: Optional[Padding] = None,
+def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               pad_width: Padding = 0, *, padding: Padding | None = None,
                dilation: IntPair = 1) -> Tensor:
     """2-D max pooling over the last two dims.
 
@@ -140,8 +140,8 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None
     return MaxPool2d.apply(x, *settings, oper="max_pool2d")
 
 
-def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None,
-               pad_width: Padding = 0, *, padding: Optional[Padding] = None,
+def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               pad_width: Padding = 0, *, padding: Padding | None = None,
                dilation: IntPair = 1) -> Tensor:
     """2-D average pooling over the last two dims.
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .._ops.pool import IntPair, Padding, avg_pool2d, max_pool2d, pool_settings
 from .._tensor import Tensor
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d"]
+__all__ = ["AvgPool2d", "MaxPool2d"]
 
 
 class _Pool2d(Module):
     """What both pooling layers share: checked settings, stored as tuples, and their repr."""
 
-    def __init__(self, kernel_size: IntPair, stride: Optional[IntPair] = None,
-                 pad_width: Padding = 0, *, padding: Optional[Padding] = None,
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
+                 pad_width: Padding = 0, *, padding: Padding | None = None,
                  dilation: IntPair = 1) -> None:
         super().__init__()
         kernel, strides, pads, dilations = pool_settings(

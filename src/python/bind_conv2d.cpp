@@ -85,8 +85,7 @@ py::tuple backward(const py::array& x, const py::array& w, const py::array& dy, 
     const T* dyp = static_cast<const T*>(checked_data(dy, dtype, 4, "conv2d", "dy"));
     Conv2dGeometry g = geometry_of(shape_of(x), shape_of(w), stride, padding, dilation, groups);
     const std::vector<std::int64_t> y_shape = {g.batch, g.out_channels, g.out_height, g.out_width};
-    if (shape_of(dy) != y_shape)
-        throw py::value_error("conv2d: dy must have the output's shape");
+    if (shape_of(dy) != y_shape) throw py::value_error("conv2d: dy must have the output's shape");
     py::object dx = py::none(), dw = py::none(), db = py::none();
     T *dxp = nullptr, *dwp = nullptr, *dbp = nullptr;
     if (need_input) {
@@ -121,7 +120,8 @@ template <typename T>
 py::array im2col_call(const py::array& x, Pair kernel, Pair stride, Quad padding, Pair dilation,
                       double pad_value, DType dtype) {
     const T* xp = static_cast<const T*>(checked_data(x, dtype, 3, "conv2d", "x"));
-    Conv2dGeometry g = image_geometry(x.shape(0), x.shape(1), x.shape(2), kernel, stride, padding, dilation);
+    Conv2dGeometry g =
+        image_geometry(x.shape(0), x.shape(1), x.shape(2), kernel, stride, padding, dilation);
     py::array cols = new_array({g.cols_rows(), g.out_pixels()}, dtype, "conv2d");
     T* cp = static_cast<T*>(cols.mutable_data());
     {
@@ -135,10 +135,12 @@ template <typename T>
 py::array col2im_call(const py::array& cols, std::array<std::int64_t, 3> image, Pair kernel,
                       Pair stride, Quad padding, Pair dilation, DType dtype) {
     const T* cp = static_cast<const T*>(checked_data(cols, dtype, 2, "conv2d", "cols"));
-    Conv2dGeometry g = image_geometry(image[0], image[1], image[2], kernel, stride, padding, dilation);
+    Conv2dGeometry g =
+        image_geometry(image[0], image[1], image[2], kernel, stride, padding, dilation);
     if (cols.shape(0) != g.cols_rows() || cols.shape(1) != g.out_pixels())
         throw py::value_error("conv2d: cols must have shape (C*kh*kw, Ho*Wo) = (" +
-                              std::to_string(g.cols_rows()) + ", " + std::to_string(g.out_pixels()) + ")");
+                              std::to_string(g.cols_rows()) + ", " +
+                              std::to_string(g.out_pixels()) + ")");
     py::array x = new_array({image[0], image[1], image[2]}, dtype, "conv2d");
     T* xp = static_cast<T*>(x.mutable_data());
     {
@@ -154,11 +156,12 @@ py::array col2im_call(const py::array& cols, std::array<std::int64_t, 3> image, 
 void bind_conv2d(py::module_& m) {
     m.def(
         "conv2d_forward",
-        [](const py::array& x, const py::array& w, const py::object& bias, Pair stride, Quad padding,
-           Pair dilation, std::int64_t groups, double pad_value) {
+        [](const py::array& x, const py::array& w, const py::object& bias, Pair stride,
+           Quad padding, Pair dilation, std::int64_t groups, double pad_value) {
             DType dtype = float_dtype(x, "x");
             if (dtype == DType::float32)
-                return forward<float>(x, w, bias, stride, padding, dilation, groups, pad_value, dtype);
+                return forward<float>(x, w, bias, stride, padding, dilation, groups, pad_value,
+                                      dtype);
             return forward<double>(x, w, bias, stride, padding, dilation, groups, pad_value, dtype);
         },
         py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("stride"), py::arg("padding"),
@@ -183,7 +186,8 @@ void bind_conv2d(py::module_& m) {
         "(dx, dweight, dbias) of conv2d for the output gradient dy; None where not needed");
     m.def(
         "conv2d_im2col",
-        [](const py::array& x, Pair kernel, Pair stride, Quad padding, Pair dilation, double pad_value) {
+        [](const py::array& x, Pair kernel, Pair stride, Quad padding, Pair dilation,
+           double pad_value) {
             DType dtype = float_dtype(x, "x");
             if (dtype == DType::float32)
                 return im2col_call<float>(x, kernel, stride, padding, dilation, pad_value, dtype);
@@ -201,7 +205,8 @@ void bind_conv2d(py::module_& m) {
             return col2im_call<double>(cols, image, kernel, stride, padding, dilation, dtype);
         },
         py::arg("cols"), py::arg("image"), py::arg("kernel"), py::arg("stride"), py::arg("padding"),
-        py::arg("dilation"), "x [C,H,W] = col2im(cols [C*kh*kw, Ho*Wo]), the adjoint of im2col (for tests)");
+        py::arg("dilation"),
+        "x [C,H,W] = col2im(cols [C*kh*kw, Ho*Wo]), the adjoint of im2col (for tests)");
 }
 
 }  // namespace sg::python

@@ -1,6 +1,8 @@
 // bind_pad.cpp: the pad kernels' bindings (argument checks, GIL release, kernel call).
 #include <pybind11/stl.h>
 
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,18 @@
 namespace sg::python {
 
 namespace {
+
+// new_array, with an allocation failure reported as a MemoryError that names `op`.
+py::array allocate(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
+    try {
+        return new_array(shape, dtype, op);
+    } catch (const std::bad_alloc&) {
+        std::string dims;
+        for (std::int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+        throw std::length_error(std::string(op) + ": out of memory for an array of shape (" + dims +
+                                ")");
+    }
+}
 
 using Widths = std::vector<std::int64_t>;
 
@@ -39,7 +53,7 @@ py::array pad_forward_py(const py::array& x, const Widths& before, const Widths&
     PadMode mode = pad_mode_from_name(mode_name);
     std::vector<std::int64_t> out_shape =
         pad_output_shape(shape.data(), shape.size(), before.data(), after.data(), mode);
-    py::array out = new_array(out_shape, dtype, "pad");
+    py::array out = allocate(out_shape, dtype, "pad");
     void* out_data = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -64,7 +78,7 @@ py::array pad_backward_py(const py::array& grad_out, const std::vector<std::int6
         pad_output_shape(shape.data(), shape.size(), before.data(), after.data(), mode);
     if (shape_of(grad_out) != out_shape)
         throw py::value_error("pad: grad_out does not have the padded shape");
-    py::array grad_x = new_array(shape, dtype, "pad");
+    py::array grad_x = allocate(shape, dtype, "pad");
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;

@@ -2,6 +2,8 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,18 @@
 namespace sg::python {
 
 namespace {
+
+// new_array, with an allocation failure reported as a MemoryError that names `op`.
+py::array allocate(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
+    try {
+        return new_array(shape, dtype, op);
+    } catch (const std::bad_alloc&) {
+        std::string dims;
+        for (std::int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+        throw std::length_error(std::string(op) + ": out of memory for an array of shape (" + dims +
+                                ")");
+    }
+}
 
 using Pair = std::array<std::int64_t, 2>;
 using Quad = std::array<std::int64_t, 4>;
@@ -59,11 +73,11 @@ py::tuple max_forward_py(const py::array& x, Pair kernel, Pair stride, Quad padd
     std::vector<std::int64_t> shape = shape_of(x);
     Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
     std::vector<std::int64_t> out_shape = output_shape(shape, g);
-    py::array out = new_array(out_shape, dtype, op);
+    py::array out = allocate(out_shape, dtype, op);
     py::object argmax = py::none();
     std::int64_t* argmax_data = nullptr;
     if (with_argmax) {
-        py::array indices = new_array(out_shape, DType::int64, op);
+        py::array indices = allocate(out_shape, DType::int64, op);
         argmax_data = static_cast<std::int64_t*>(indices.mutable_data());
         argmax = indices;
     }
@@ -93,7 +107,7 @@ py::array max_backward_py(const py::array& grad_out, const py::array& argmax,
     check_grad_shape(op, grad_out, out_shape);
     if (shape_of(argmax) != out_shape)
         throw py::value_error("max_pool2d: argmax does not have the pooled shape");
-    py::array grad_x = new_array(shape, dtype, op);
+    py::array grad_x = allocate(shape, dtype, op);
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;
@@ -116,7 +130,7 @@ py::array avg_forward_py(const py::array& x, Pair kernel, Pair stride, Quad padd
     const void* data = checked_data(x, dtype, -1, op, "x");
     std::vector<std::int64_t> shape = shape_of(x);
     Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
-    py::array out = new_array(output_shape(shape, g), dtype, op);
+    py::array out = allocate(output_shape(shape, g), dtype, op);
     void* out_data = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -137,7 +151,7 @@ py::array avg_backward_py(const py::array& grad_out, const std::vector<std::int6
     Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
     const void* data = checked_data(grad_out, dtype, int(shape.size()), op, "grad_out");
     check_grad_shape(op, grad_out, output_shape(shape, g));
-    py::array grad_x = new_array(shape, dtype, op);
+    py::array grad_x = allocate(shape, dtype, op);
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;

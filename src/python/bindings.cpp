@@ -11,7 +11,13 @@ namespace sg::python {
 py::array new_array(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
     std::size_t nbytes = checked_nbytes(shape.data(), shape.size(), dtype, op);
     std::int64_t count = std::int64_t(nbytes / dtype_size(dtype));
-    auto buffer = std::make_shared<Buffer>(count, dtype);
+    BufferPtr buffer;
+    try {
+        buffer = std::make_shared<Buffer>(count, dtype);
+    } catch (const std::bad_alloc&) {
+        throw std::length_error(std::string(op) + ": out of memory allocating " +
+                                std::to_string(nbytes) + " bytes");
+    }
     std::vector<py::ssize_t> strides(shape.size());
     py::ssize_t stride = py::ssize_t(dtype_size(dtype));
     for (std::size_t i = shape.size(); i-- > 0;) {

@@ -1,0 +1,227 @@
+// test_conv2d.cpp: conv2d forward/backward and im2col/col2im against naive loops; geometry errors.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "conv2d.hpp"
+#include "gemm.hpp"
+#include "im2col.hpp"
+#include "threads.hpp"
+
+using namespace sg;
+
+namespace {
+
+Conv2dGeometry make(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t o,
+                    std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                    std::int64_t pt, std::int64_t pb, std::int64_t pl, std::int64_t pr,
+                    std::int64_t dh, std::int64_t dw, std::int64_t groups) {
+    Conv2dGeometry g;
+    g.batch = n, g.channels = c, g.height = h, g.width = w, g.out_channels = o;
+    g.weight_channels = groups > 0 ? c / groups : c;
+    g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw;
+    g.pad_top = pt, g.pad_bottom = pb, g.pad_left = pl, g.pad_right = pr;
+    g.dh = dh, g.dw = dw, g.groups = groups;
+    return g;
+}
+
+// The input value a tap reads: x[n, c, iy, ix], or the pad value outside the image.
+double tap(const Conv2dGeometry& g, const std::vector<double>& x, std::int64_t n, std::int64_t c,
+           std::int64_t iy, std::int64_t ix, double pad_value) {
+    if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) return pad_value;
+    return x[std::size_t(((n * g.channels + c) * g.height + iy) * g.width + ix)];
+}
+
+struct Naive {
+    std::vector<double> y, dx, dw, db;
+};
+
+// naive conv2d: x [N,C,H,W], w [O,C/groups,kh,kw], b [O] -> y [N,O,Ho,Wo], and the gradients for dy.
+Naive naive_conv(const Conv2dGeometry& g, const std::vector<double>& x, const std::vector<double>& w,
+                 const std::vector<double>& b, const std::vector<double>& dy, double pad_value) {
+    const std::int64_t cg = g.weight_channels, og = g.out_channels / g.groups;
+    const std::int64_t ho = g.out_height, wo = g.out_width;
+    Naive r{std::vector<double>(std::size_t(g.batch * g.out_channels * ho * wo)),
+            std::vector<double>(x.size()), std::vector<double>(w.size()),
+            std::vector<double>(std::size_t(g.out_channels))};
+    for (std::int64_t n = 0; n < g.batch; ++n)
+        for (std::int64_t o = 0; o < g.out_channels; ++o)
+            for (std::int64_t oy = 0; oy < ho; ++oy)
+                for (std::int64_t ox = 0; ox < wo; ++ox) {
+                    const std::size_t yi = std::size_t(((n * g.out_channels + o) * ho + oy) * wo + ox);
+                    double sum = b[std::size_t(o)];
+                    const double d = dy[yi];
+                    r.db[std::size_t(o)] += d;
+                    for (std::int64_t cl = 0; cl < cg; ++cl) {
+                        const std::int64_t c = (o / og) * cg + cl;
+                        for (std::int64_t ki = 0; ki < g.kh; ++ki)
+                            for (std::int64_t kj = 0; kj < g.kw; ++kj) {
+                                const std::int64_t iy = oy * g.sh - g.pad_top + ki * g.dh;
+                                const std::int64_t ix = ox * g.sw - g.pad_left + kj * g.dw;
+                                const std::size_t wi = std::size_t(((o * cg + cl) * g.kh + ki) * g.kw + kj);
+                                const double v = tap(g, x, n, c, iy, ix, pad_value);
+                                sum += w[wi] * v;
+                                r.dw[wi] += d * v;
+                                if (iy >= 0 && iy < g.height && ix >= 0 && ix < g.width)
+                                    r.dx[std::size_t(((n * g.channels + c) * g.height + iy) * g.width + ix)] +=
+                                        d * w[wi];
+                            }
+                    }
+                    r.y[yi] = sum;
+                }
+    return r;
+}
+
+template <typename T>
+std::vector<T> cast(const std::vector<double>& v) {
+    return std::vector<T>(v.begin(), v.end());
+}
+
+template <typename T>
+void check_close(const std::vector<T>& got, const std::vector<double>& expected, double tol,
+                 const std::string& what) {
+    CHECK_MESSAGE(got.size() == expected.size(), what + " size");
+    for (std::size_t i = 0; i < got.size() && i < expected.size(); ++i)
+        if (!sg_test::near(got[i], expected[i], tol, tol)) {
+            CHECK_MESSAGE(false, what + " at " + std::to_string(i) + ": " + std::to_string(got[i]) +
+                                     " vs " + std::to_string(expected[i]));
+            return;
+        }
+}
+
+template <typename T>
+void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::string& name) {
+    conv2d_check_geometry(g);
+    const auto x = sg_test::random_values<double>(std::size_t(g.batch * g.channels * g.height * g.width), seed);
+    const auto w = sg_test::random_values<double>(
+        std::size_t(g.out_channels * g.weight_channels * g.kh * g.kw), seed + 1);
+    const auto b = sg_test::random_values<double>(std::size_t(g.out_channels), seed + 2);
+    const auto dy = sg_test::random_values<double>(
+        std::size_t(g.batch * g.out_channels * g.out_height * g.out_width), seed + 3);
+    // Round the inputs to T first so the reference sees exactly what the kernel sees.
+    const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b), dyt = cast<T>(dy);
+    const Naive ref = naive_conv(g, std::vector<double>(xt.begin(), xt.end()),
+                                 std::vector<double>(wt.begin(), wt.end()),
+                                 std::vector<double>(bt.begin(), bt.end()),
+                                 std::vector<double>(dyt.begin(), dyt.end()), double(T(pad_value)));
+    const double tol = sizeof(T) == 4 ? 2e-5 : 1e-12;
+    std::vector<T> y(ref.y.size()), dx(ref.dx.size()), dw(ref.dw.size()), db(ref.db.size());
+    conv2d_forward(g, xt.data(), wt.data(), bt.data(), T(pad_value), y.data());
+    check_close(y, ref.y, tol, name + " forward");
+    conv2d_backward(g, xt.data(), wt.data(), dyt.data(), T(pad_value), dx.data(), dw.data(), db.data());
+    check_close(dx, ref.dx, tol, name + " dx");
+    check_close(dw, ref.dw, tol, name + " dweight");
+    check_close(db, ref.db, tol, name + " dbias");
+}
+
+// One geometry per edge case: (N,C,H,W,O, kh,kw, sh,sw, pads t/b/l/r, dh,dw, groups).
+const Conv2dGeometry kCases[] = {
+    make(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // "same" 3x3
+    make(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // 1x1 image, 1x1 kernel
+    make(3, 4, 5, 7, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // pointwise
+    make(2, 2, 9, 11, 3, 3, 2, 2, 3, 0, 0, 0, 0, 1, 1, 1),    // odd strides, rectangular kernel
+    make(1, 3, 10, 9, 5, 3, 3, 1, 2, 2, 0, 1, 3, 2, 1, 1),    // asymmetric padding, dilation
+    make(2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),     // groups
+    make(1, 6, 5, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),     // depthwise
+    make(5, 3, 12, 12, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),   // batch larger than the thread count
+    make(1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // 1x1 image, 3x3 kernel, all padding
+};
+
+}  // namespace
+
+TEST(conv2d_matches_naive_loops_float64) {
+    int i = 0;
+    for (const Conv2dGeometry& g : kCases) check_conv<double>(g, 0.0, 100 + 10 * i, "case " + std::to_string(i++));
+}
+
+TEST(conv2d_matches_naive_loops_float32) {
+    int i = 0;
+    for (const Conv2dGeometry& g : kCases) check_conv<float>(g, 0.0, 200 + 10 * i, "case " + std::to_string(i++));
+}
+
+TEST(conv2d_constant_pad_value_is_folded_in) {
+    check_conv<double>(kCases[0], 0.75, 300, "pad 0.75");
+    check_conv<float>(kCases[4], -2.0, 310, "pad -2");
+}
+
+TEST(conv2d_generic_isa_matches_too) {
+    set_gemm_isa("generic");
+    check_conv<float>(kCases[7], 0.0, 400, "generic");
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+TEST(conv2d_backward_is_thread_count_independent) {
+    const int saved = num_threads();
+    Conv2dGeometry g = make(16, 8, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    conv2d_check_geometry(g);
+    const auto x = sg_test::random_values<float>(std::size_t(16 * 8 * 20 * 20), 500);
+    const auto w = sg_test::random_values<float>(std::size_t(16 * 8 * 9), 501);
+    const auto dy = sg_test::random_values<float>(std::size_t(16 * 16 * 20 * 20), 502);
+    std::vector<float> dx1(x.size()), dw1(w.size()), db1(16), dx2(x.size()), dw2(w.size()), db2(16);
+    set_num_threads(1);
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx1.data(), dw1.data(), db1.data());
+    set_num_threads(2);
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx2.data(), dw2.data(), db2.data());
+    CHECK(dx1 == dx2);
+    CHECK(dw1 == dw2);
+    CHECK(db1 == db2);
+    set_num_threads(saved);
+}
+
+TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
+    for (const Conv2dGeometry& geometry : kCases) {
+        Conv2dGeometry g = geometry;
+        g.batch = 1;
+        conv2d_check_geometry(g);
+        const std::int64_t pixels = g.out_pixels(), rows = g.cols_rows();
+        const auto x = sg_test::random_values<double>(std::size_t(g.channels * g.height * g.width), 600);
+        // A tile of the columns [p0, p1): the middle third of the output pixels (at least one).
+        const std::int64_t p0 = pixels / 3, p1 = std::max(p0 + 1, 2 * pixels / 3), width = p1 - p0;
+        std::vector<double> cols(std::size_t(rows * width));
+        im2col(g, x.data(), 0.5, p0, p1, cols.data(), 2);
+        bool ok = true;
+        for (std::int64_t c = 0; c < g.channels && ok; ++c)
+            for (std::int64_t ki = 0; ki < g.kh; ++ki)
+                for (std::int64_t kj = 0; kj < g.kw; ++kj)
+                    for (std::int64_t p = p0; p < p1; ++p) {
+                        const std::int64_t oy = p / g.out_width, ox = p % g.out_width;
+                        const double expected =
+                            tap(g, x, 0, c, oy * g.sh - g.pad_top + ki * g.dh,
+                                ox * g.sw - g.pad_left + kj * g.dw, 0.5);
+                        const std::int64_t row = (c * g.kh + ki) * g.kw + kj;
+                        if (cols[std::size_t(row * width + p - p0)] != expected) ok = false;
+                    }
+        CHECK_MESSAGE(ok, "im2col C=" + std::to_string(g.channels) + " H=" + std::to_string(g.height));
+        // <im2col0(x), r> == <x, col2im(r)> with zero padding (col2im drops the padded taps).
+        std::vector<double> zero_pad_cols(cols.size());
+        im2col(g, x.data(), 0.0, p0, p1, zero_pad_cols.data(), 1);
+        const auto r = sg_test::random_values<double>(cols.size(), 601);
+        std::vector<double> back(x.size(), 0.0);
+        col2im(g, r.data(), p0, p1, back.data(), 2);
+        double lhs = 0, rhs = 0;
+        for (std::size_t i = 0; i < r.size(); ++i) lhs += zero_pad_cols[i] * r[i];
+        for (std::size_t i = 0; i < x.size(); ++i) rhs += x[i] * back[i];
+        CHECK_MESSAGE(sg_test::near(lhs, rhs, 1e-12, 1e-12), std::to_string(lhs) + " vs " + std::to_string(rhs));
+    }
+}
+
+TEST(conv2d_geometry_errors) {
+    Conv2dGeometry g = make(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+    g.weight_channels = 4;  // weight has 4 input channels but x has 3
+    CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
+    g = make(1, 3, 8, 8, 4, 3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 1);  // zero stride
+    CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
+    g = make(1, 3, 2, 2, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1);  // kernel larger than the image
+    CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
+    g = make(1, 3, 8, 8, 4, 3, 3, 1, 1, -1, 0, 0, 0, 1, 1, 1);  // negative padding
+    CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
+    g = make(1, 4, 8, 8, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2);  // out_channels not divisible by groups
+    CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
+    g = make(std::int64_t(1) << 40, 1 << 20, 1 << 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+    CHECK_THROWS(conv2d_check_geometry(g), std::length_error, "conv2d: ");
+    g = make(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+    conv2d_check_geometry(g);
+    CHECK(g.out_height == 6 && g.out_width == 6);
+}

@@ -1,0 +1,174 @@
+// test_gemm.cpp: gemm against a naive triple loop for every ISA this CPU runs, edge sizes, threads, errors.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "gemm.hpp"
+#include "threads.hpp"
+
+using namespace sg;
+
+namespace {
+
+// naive: op(A) [m,k] @ op(B) [k,n] -> C [m,n] in long double, alpha/beta as gemm defines them.
+template <typename T>
+std::vector<T> naive_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                          const std::vector<T>& a, std::int64_t lda, const std::vector<T>& b,
+                          std::int64_t ldb, T beta, const std::vector<T>& c, std::int64_t ldc) {
+    std::vector<T> out(c);
+    for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+            long double sum = 0;
+            for (std::int64_t p = 0; p < k; ++p) {
+                long double x = ta ? a[p * lda + i] : a[i * lda + p];
+                long double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                sum += x * y;
+            }
+            long double result = (long double)alpha * sum;
+            if (beta != T(0)) result += (long double)beta * c[i * ldc + j];
+            out[i * ldc + j] = T(result);
+        }
+    return out;
+}
+
+// One gemm call on padded (ld > width) operands, compared to the naive loop; C starts as NaN when
+// beta == 0 (gemm must never read it then). Returns C.
+template <typename T>
+std::vector<T> check_case(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
+                          T alpha, T beta, int threads, unsigned seed) {
+    const std::int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const std::int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const std::int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = n + 2;
+    auto a = sg_test::random_values<T>(std::size_t(a_rows * lda), seed);
+    auto b = sg_test::random_values<T>(std::size_t(b_rows * ldb), seed + 1);
+    auto c = sg_test::random_values<T>(std::size_t(std::max<std::int64_t>(m, 1) * ldc), seed + 2);
+    if (beta == T(0))
+        for (auto& v : c) v = std::numeric_limits<T>::quiet_NaN();
+    auto expected = naive_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    std::vector<T> got(c);
+    gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, got.data(), ldc, threads);
+    const double eps = std::numeric_limits<T>::epsilon();
+    const double tol = 8 * eps * std::sqrt(double(k) + 1);
+    const std::string where = std::string(" isa=") + gemm_isa() + " ta=" + std::to_string(ta) +
+                              " tb=" + std::to_string(tb) + " m=" + std::to_string(m) +
+                              " n=" + std::to_string(n) + " k=" + std::to_string(k);
+    int bad = 0;
+    for (std::int64_t i = 0; i < m && bad == 0; ++i)
+        for (std::int64_t j = 0; j < ldc; ++j) {
+            const std::size_t at = std::size_t(i * ldc + j);
+            // Inside the matrix: close to the reference (scaled by the operands' size); the
+            // padding columns past n: untouched.
+            bool ok = j < n ? sg_test::near(got[at], expected[at], tol, tol * (std::fabs(alpha) + 1))
+                            : (std::isnan(c[at]) ? std::isnan(got[at]) : got[at] == c[at]);
+            if (!ok) {
+                CHECK_MESSAGE(ok, where + " at (" + std::to_string(i) + ", " + std::to_string(j) +
+                                      "): " + std::to_string(got[at]) + " vs " +
+                                      std::to_string(expected[at]));
+                ++bad;
+                break;
+            }
+        }
+    return got;
+}
+
+// Sizes below, at and above every ISA's register tile (mr up to 12, nr up to 32).
+const std::int64_t kEdgeSizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 16, 17, 31, 33};
+
+template <typename T>
+void sweep_edge_sizes() {
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        unsigned seed = 1;
+        for (std::int64_t m : kEdgeSizes)
+            for (std::int64_t n : kEdgeSizes) {
+                const std::int64_t k = (m * 7 + n * 3) % 37 + 1;
+                const bool ta = (m + n) % 2 == 1, tb = (m * n) % 3 == 0;
+                check_case<T>(ta, tb, m, n, k, T(1), T(0), 1, ++seed);
+            }
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+}  // namespace
+
+TEST(gemm_edge_sizes_float32) { sweep_edge_sizes<float>(); }
+TEST(gemm_edge_sizes_float64) { sweep_edge_sizes<double>(); }
+
+TEST(gemm_transposes_alpha_beta) {
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        for (int t = 0; t < 4; ++t) {
+            check_case<float>(t & 1, t & 2, 37, 45, 29, 0.5f, 0.0f, 1, 10 + t);
+            check_case<float>(t & 1, t & 2, 37, 45, 29, -1.5f, 1.0f, 1, 20 + t);
+            check_case<double>(t & 1, t & 2, 19, 23, 41, 2.0, -0.25, 1, 30 + t);
+        }
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+TEST(gemm_blocks_larger_than_the_cache_blocks) {
+    // k beyond kc (<= 384), n beyond nc (<= 384), m beyond mc for the smaller tables.
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        check_case<float>(false, false, 70, 420, 400, 1.0f, 0.0f, 0, 40);
+        check_case<double>(true, false, 1100, 20, 300, 1.0, 0.0, 0, 41);
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+TEST(gemm_empty_and_zero_depth) {
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        check_case<float>(false, false, 5, 7, 0, 1.0f, 0.0f, 1, 50);  // k == 0: C = 0 (NaN not read)
+        check_case<double>(false, true, 6, 9, 0, 1.0, 0.5, 1, 51);    // k == 0, beta: C = beta * C
+        check_case<float>(false, false, 0, 7, 4, 1.0f, 0.0f, 1, 52);  // nothing to compute
+        check_case<float>(false, false, 3, 0, 4, 1.0f, 0.0f, 1, 53);
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+TEST(gemm_result_does_not_depend_on_thread_count) {
+    const int saved = num_threads();
+    set_num_threads(2);
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        auto one = check_case<float>(false, true, 300, 260, 270, 1.0f, 0.0f, 1, 60);
+        auto two = check_case<float>(false, true, 300, 260, 270, 1.0f, 0.0f, 2, 60);
+        // Bit-identical (memcmp: the untouched padding columns hold NaN, which == would reject).
+        CHECK_MESSAGE(one.size() == two.size() &&
+                          std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0,
+                      "isa=" + isa);
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+    set_num_threads(saved);
+}
+
+TEST(gemm_isa_selection) {
+    auto isas = gemm_supported_isas();
+    CHECK(!isas.empty() && isas.front() == "generic");
+    set_gemm_isa("generic");
+    CHECK(gemm_isa() == "generic");
+    GemmBlockSizes generic = gemm_block_sizes(false);
+    CHECK(generic.mr > 0 && generic.nr > 0 && generic.mc % generic.mr == 0 &&
+          generic.nc % generic.nr == 0);
+    CHECK_THROWS(set_gemm_isa("sse9"), std::invalid_argument, "set_gemm_isa: unknown ISA");
+    set_gemm_isa(isas.back());
+    CHECK(gemm_isa() == isas.back());
+}
+
+TEST(gemm_bad_arguments_throw) {
+    std::vector<float> a(64), b(64), c(64);
+    CHECK_THROWS(gemm(false, false, -1, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2),
+                 std::invalid_argument, "gemm: ");
+    CHECK_THROWS(gemm(false, false, 4, 4, 4, 1.0f, a.data(), 3, b.data(), 4, 0.0f, c.data(), 4),
+                 std::invalid_argument, "gemm: ");  // lda < k
+    CHECK_THROWS(gemm(false, false, 4, 4, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 3),
+                 std::invalid_argument, "gemm: ");  // ldc < n
+    CHECK_THROWS(gemm(true, false, 4, 5, 3, 1.0f, a.data(), 3, b.data(), 5, 0.0f, c.data(), 5),
+                 std::invalid_argument, "gemm: ");  // A^T stored [k,m]: lda < m
+}
