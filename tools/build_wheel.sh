@@ -64,9 +64,10 @@ allowed = [
     r"simplegrad/_core\.pyi",
     r"simplegrad/_core\.cpython-[^/]+\.so",              # the compiled module
     r"simplegrad\.libs/lib[^/]+\.so[.0-9]*",               # vendored by auditwheel (libgomp)
-    rf"simplegrad-{re.escape(version)}\.dist-info/[^/]+",
+    rf"simplegrad-{re.escape(version)}\.dist-info/.+",      # metadata (and auditwheel's SBOM)
 ]
-stray = [n for n in names if not any(re.fullmatch(p, n) for p in allowed)]
+files = [n for n in names if not n.endswith("/")]
+stray = [n for n in files if not any(re.fullmatch(p, n) for p in allowed)]
 assert not stray, f"build-only or unexpected files in the wheel: {stray}"
 for required in ("simplegrad/__init__.py", "simplegrad/py.typed", "simplegrad/_core.pyi"):
     assert required in names, f"wheel lacks {required}"
@@ -75,7 +76,7 @@ assert any(n.startswith("simplegrad.libs/libgomp") for n in names), "libgomp is 
 metadata = zipfile.ZipFile(wheel).read(f"simplegrad-{version}.dist-info/METADATA").decode()
 declared = re.search(r"^Version: (.+)$", metadata, re.M).group(1).strip()
 assert declared == version, f"METADATA says {declared}, pyproject.toml says {version}"
-print(f"{len(names)} files, all expected; METADATA Version {declared} == pyproject.toml")
+print(f"{len(files)} files, all expected; METADATA Version {declared} == pyproject.toml")
 PY
 
 step "fresh venv: install the repaired wheel with its test extra"
