@@ -49,7 +49,7 @@ def full(shape: Any, fill_value: float, dtype: Optional[str] = None, comp_grad: 
         >>> sg.full((2, 2), 7.0).values
         array([[7., 7.], [7., 7.]], dtype=float32)
     """
-    values = _memory.empty(_shape(shape, "full"), _settings.check_dtype(dtype, "full"))
+    values = _memory.empty(_shape(shape, "full"), _settings.check_dtype(dtype, "full"), "full")
     values.fill(fill_value)
     return _finish(values, "full", comp_grad, requires_grad, label, device)
 
@@ -73,7 +73,7 @@ def _random(draw, shape, dtype, op, comp_grad, requires_grad, label, device) -> 
     dtype = _settings.check_dtype(dtype, op)
     if dtype not in _settings.FLOAT_DTYPES:
         raise TypeError(f"{op}: random values need a float dtype, got {dtype}")
-    values = _memory.empty(shape, dtype)
+    values = _memory.empty(shape, dtype, op)
     np.copyto(values, draw(_settings.rng(), shape), casting="unsafe")
     return _finish(values, op, comp_grad, requires_grad, label, device)
 
@@ -125,7 +125,10 @@ def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: O
     """Evenly spaced values in [start, stop), as numpy.arange. Example: `sg.arange(3)` -> [0, 1, 2]."""
     if step == 0:
         raise ValueError("arange: step must not be zero")
-    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    try:
+        values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    except (ValueError, MemoryError) as error:
+        raise type(error)(f"arange: {error}") from None
     out = _memory.empty(values.shape, _settings.check_dtype(dtype, "arange"))
     np.copyto(out, values, casting="unsafe")
     return _finish(out, "arange", comp_grad, requires_grad, label, device)

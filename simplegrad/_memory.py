@@ -13,12 +13,18 @@ for _name in ("float32", "float64", "int32", "int64", "bool"):
         _NAMES[_key] = _name
 
 
-def empty(shape, dtype) -> np.ndarray:
-    """A new uninitialised array in a core buffer. `dtype`: name, NumPy dtype or scalar type."""
+def empty(shape, dtype, op: str = "") -> np.ndarray:
+    """A new uninitialised array in a core buffer. `dtype`: name, NumPy dtype or scalar type.
+    `op` names the caller in a size error (default: "empty")."""
     name = _NAMES.get(dtype)
     if name is None:
         name = np.dtype(dtype).name
-    return _core.empty(shape, name)
+    if not op:
+        return _core.empty(shape, name)
+    try:
+        return _core.empty(shape, name)
+    except (MemoryError, ValueError) as error:
+        raise type(error)(f"{op}:{str(error).partition(':')[2]}") from None
 
 
 def to_core(array: np.ndarray) -> np.ndarray:

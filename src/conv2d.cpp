@@ -22,6 +22,9 @@ namespace {
 
 // Most bytes of im2col columns one thread holds; larger images are processed in column tiles.
 constexpr std::int64_t kColumnScratchBytes = std::int64_t(8) << 20;
+// Forward GEMMs see at least this many columns where possible: images with fewer output pixels are
+// put side by side in one im2col matrix (one GEMM per group of images, results copied out).
+constexpr std::int64_t kGroupColumns = 1024;
 // The weight and bias gradients are summed over the batch in this many chunks (fewer for small
 // batches), each into its own accumulator, then reduced in chunk order: the result never depends
 // on the thread count.
@@ -95,6 +98,18 @@ std::int64_t tile_columns(const Conv2dGeometry& g) {
     return (pixels + tiles - 1) / tiles;
 }
 
+// Images per forward GEMM: 1, or enough small images to fill kGroupColumns (within the scratch
+// budget). Depends on the sizes only, never on the thread count.
+template <typename T>
+std::int64_t images_per_gemm(const Conv2dGeometry& g) {
+    const std::int64_t pixels = g.out_pixels();
+    if (is_pointwise(g) || 2 * pixels > kGroupColumns) return 1;
+    const std::int64_t row_bytes =
+        std::max<std::int64_t>(1, g.cols_rows() + g.out_channels) * std::int64_t(sizeof(T));
+    const std::int64_t fit = kColumnScratchBytes / row_bytes;
+    return std::max<std::int64_t>(1, std::min({g.batch, kGroupColumns / pixels, fit / pixels}));
+}
+
 // Share of a GEMM's register tiles doing useful work for an m x n result (edge tiles are padded).
 double tile_use(std::int64_t m, std::int64_t n, int mr, int nr) {
     const double rows = double((m + mr - 1) / mr * mr), cols = double((n + nr - 1) / nr * nr);
@@ -126,6 +141,53 @@ void fill(T* p, std::int64_t count, T value) {
     std::fill(p, p + count, value);
 }
 
+// forward_grouped: x [N,C,H,W] -> y [N,O,Ho,Wo], `per_gemm` images per im2col matrix
+// [C*kh*kw, per_gemm*Ho*Wo] and GEMM into a staging block [O, per_gemm*Ho*Wo], copied out with the
+// bias. Parallel over groups of images (or inside im2col and GEMM when there are too few).
+template <typename T>
+void forward_grouped(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias,
+                     T pad_value, T* y, std::int64_t per_gemm, int threads) {
+    const std::int64_t n = g.batch, pixels = g.out_pixels(),
+                       image = g.channels * g.height * g.width;
+    const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
+    const std::int64_t group_count = (n + per_gemm - 1) / per_gemm, columns = per_gemm * pixels;
+    const bool over_groups = threads > 1 && group_count >= threads;
+    const int workers = over_groups ? threads : 1;
+    const std::int64_t per_worker = (g.cols_rows() + g.out_channels) * columns;
+    Scratch scratch(std::size_t(per_worker * workers) * sizeof(T));
+
+    auto one_group = [&](std::int64_t group, int worker, int inner) {
+        const std::int64_t first = group * per_gemm, count = std::min(n - first, per_gemm);
+        const std::int64_t width = count * pixels;
+        T* cols = scratch.as<T>() + worker * per_worker;
+        T* staging = cols + g.cols_rows() * width;
+        for (std::int64_t b = 0; b < count; ++b)
+            im2col(g, x + (first + b) * image, pad_value, 0, pixels, cols + b * pixels, inner,
+                   width);
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+            T* c = staging + grp * og * width;
+            if (rows_g == 0)
+                fill(c, og * width, T(0));
+            else
+                gemm(false, false, og, width, rows_g, T(1), weight + grp * og * rows_g, rows_g,
+                     cols + grp * rows_g * width, width, T(0), c, width, inner);
+        }
+        for (std::int64_t b = 0; b < count; ++b)
+            for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                const T* from = staging + o * width + b * pixels;
+                T* to = y + ((first + b) * g.out_channels + o) * pixels;
+                const T value = bias != nullptr ? bias[o] : T(0);
+                for (std::int64_t p = 0; p < pixels; ++p) to[p] = from[p] + value;
+            }
+    };
+    if (over_groups) {
+        parallel_for(group_count, threads,
+                     [&](std::int64_t group, int worker) { one_group(group, worker, 1); });
+    } else {
+        for (std::int64_t group = 0; group < group_count; ++group) one_group(group, 0, threads);
+    }
+}
+
 template <typename T>
 void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* bias,
                   T pad_value, T* y) {
@@ -135,7 +197,8 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
                        image = g.channels * g.height * g.width;
     const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
     if (n == 0 || g.out_channels == 0) return;
-    if (x == nullptr || weight == nullptr || y == nullptr) fail("forward: null pointer");
+    if ((x == nullptr && image > 0) || (weight == nullptr && og * rows_g > 0) || y == nullptr)
+        fail("forward: null pointer");
     const bool pointwise = is_pointwise(g);
     const std::int64_t tile = tile_columns<T>(g);
     const std::int64_t flops =
@@ -146,6 +209,11 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
 
+    const std::int64_t per_gemm = images_per_gemm<T>(g);
+    if (per_gemm > 1) {
+        forward_grouped(g, x, weight, bias, pad_value, y, per_gemm, threads);
+        return;
+    }
     auto one_image = [&](std::int64_t i, int worker, int inner) {
         const T* xi = x + i * image;
         T* yi = y + i * g.out_channels * pixels;
@@ -237,7 +305,13 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     const std::int64_t chunks = dweight != nullptr || dbias != nullptr ? reduced_chunks : n;
     const bool over_chunks = threads > 1 && chunks >= threads;
     const int workers = over_chunks ? threads : 1;
-    const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
+    // Small images go side by side into one im2col matrix (and one dy block) per GEMM.
+    const std::int64_t per_gemm = images_per_gemm<T>(g);
+    const std::int64_t per_worker =
+        pointwise ? 0
+                  : std::max(g.cols_rows() * tile,
+                             per_gemm > 1 ? (g.cols_rows() + g.out_channels) * per_gemm * pixels
+                                          : std::int64_t(0));
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
     // The weight gradient per group is either dy_g @ cols_g^T [og, rows_g] straight into dweight
     // (chunk 0) and chunk accumulators, or, when the GEMM's register tile fits the transposed shape
@@ -257,47 +331,66 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                                    : partials.as<T>() + (chunk - 1) * weight_size;
         double* db = dbias == nullptr ? nullptr : bias_partials.data() + chunk * g.out_channels;
         bool first = true;
-        for (std::int64_t i = first_image; i < end_image; ++i) {
-            const T* xi = x + i * image;
-            const T* dyi = dy + i * g.out_channels * pixels;
-            T* dxi = dx == nullptr ? nullptr : dx + i * image;
-            if (dxi != nullptr && !pointwise) fill(dxi, image, T(0));  // col2im adds into it
-            if (db != nullptr) bias_image(i, db);
+        // Blocks of work: column tiles of one image, or `count` small images side by side.
+        for (std::int64_t i = first_image; i < end_image; i += per_gemm) {
+            const std::int64_t count = std::min(per_gemm, end_image - i);
+            for (std::int64_t b = i; b < i + count; ++b) {
+                if (dx != nullptr && !pointwise) fill(dx + b * image, image, T(0));  // col2im adds
+                if (db != nullptr) bias_image(b, db);
+            }
             for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
-                const std::int64_t p1 = std::min(pixels, p0 + tile), width = p1 - p0;
+                const std::int64_t p1 = std::min(pixels, p0 + tile), span = p1 - p0;
+                const std::int64_t width = count * span;
+                // The block's dy [O, width]: in place for one image, else gathered after the cols.
+                const T* dyb = dy + i * g.out_channels * pixels + p0;
+                std::int64_t lddy = pixels;
+                if (count > 1) {
+                    T* staging = cols + g.cols_rows() * width;
+                    for (std::int64_t b = 0; b < count; ++b)
+                        for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                            const T* from = dy + ((i + b) * g.out_channels + o) * pixels;
+                            std::copy(from, from + pixels, staging + o * width + b * pixels);
+                        }
+                    dyb = staging;
+                    lddy = width;
+                }
                 if (dw != nullptr) {
                     // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g], or
                     // its transpose [rows_g, og] += cols_g [rows_g, width] @ dy_g^T [width, og]
-                    const T* b = xi + p0;
+                    const T* bmat = x + i * image + p0;  // pointwise: x is the im2col matrix
                     std::int64_t ldb = pixels;
                     if (!pointwise) {
-                        im2col(g, xi, pad_value, p0, p1, cols, inner);
-                        b = cols;
+                        for (std::int64_t b = 0; b < count; ++b)
+                            im2col(g, x + (i + b) * image, pad_value, p0, p1, cols + b * span,
+                                   inner, width);
+                        bmat = cols;
                         ldb = width;
                     }
                     const T beta = first ? T(0) : T(1);
                     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-                        const T* dy_g = dyi + grp * og * pixels + p0;
-                        const T* cols_g = b + grp * rows_g * ldb;
+                        const T* dy_g = dyb + grp * og * lddy;
+                        const T* cols_g = bmat + grp * rows_g * ldb;
                         T* dw_g = dw + grp * og * rows_g;
                         if (transposed)
-                            gemm(false, true, rows_g, og, width, T(1), cols_g, ldb, dy_g, pixels,
+                            gemm(false, true, rows_g, og, width, T(1), cols_g, ldb, dy_g, lddy,
                                  beta, dw_g, og, inner);
                         else
-                            gemm(false, true, og, rows_g, width, T(1), dy_g, pixels, cols_g, ldb,
+                            gemm(false, true, og, rows_g, width, T(1), dy_g, lddy, cols_g, ldb,
                                  beta, dw_g, rows_g, inner);
                     }
                     first = false;
                 }
-                if (dxi != nullptr) {
+                if (dx != nullptr) {
                     // dcols_g [rows_g, width] = weight_g^T [rows_g, og] @ dy_g [og, width]; col2im
-                    T* c = pointwise ? dxi + p0 : cols;
+                    T* c = pointwise ? dx + i * image + p0 : cols;
                     const std::int64_t ldc = pointwise ? pixels : width;
                     for (std::int64_t grp = 0; grp < g.groups; ++grp)
                         gemm(true, false, rows_g, width, og, T(1), weight + grp * og * rows_g,
-                             rows_g, dyi + grp * og * pixels + p0, pixels, T(0),
-                             c + grp * rows_g * ldc, ldc, inner);
-                    if (!pointwise) col2im(g, cols, p0, p1, dxi, inner);
+                             rows_g, dyb + grp * og * lddy, lddy, T(0), c + grp * rows_g * ldc, ldc,
+                             inner);
+                    if (!pointwise)
+                        for (std::int64_t b = 0; b < count; ++b)
+                            col2im(g, cols + b * span, p0, p1, dx + (i + b) * image, inner, width);
                 }
             }
         }

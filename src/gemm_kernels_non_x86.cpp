@@ -1,7 +1,8 @@
 // gemm_kernels_non_x86.cpp: plain-C++ stand-ins for the AVX2/AVX-512 micro-kernels on non-x86 CPUs.
-// Built instead of gemm_kernel_avx2.cpp / gemm_kernel_avx512.cpp where those cannot compile (aarch64,
-// Apple silicon). cpu_features.cpp never selects them there (no AVX flags), but they honour the same
-// contract and tiles (gemm_kernels.hpp), so the kernel table stays complete and correct.
+// Built instead of gemm_kernel_avx2.cpp / gemm_kernel_avx512.cpp where those cannot compile
+// (aarch64, Apple silicon). cpu_features.cpp never selects them there (no AVX flags), but they
+// honour the same contract and tiles (gemm_kernels.hpp), so the kernel table stays complete and
+// correct.
 #include <cstdint>
 
 #include "gemm_kernels.hpp"
@@ -18,7 +19,8 @@ void tile(std::int64_t k, const T* a, const T* b, T alpha, T beta, T* c, std::in
             for (int j = 0; j < NR; ++j) acc[i][j] += a[p * MR + i] * b[p * NR + j];
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NR; ++j)
-            c[i * ldc + j] = beta == T(0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+            c[i * ldc + j] =
+                beta == T(0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
 }
 }  // namespace
 
@@ -34,8 +36,8 @@ void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alp
                        float* c, std::int64_t ldc) {
     tile<float, kAvx512F32.mr, kAvx512F32.nr>(k, a, b, alpha, beta, c, ldc);
 }
-void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
-                       double beta, double* c, std::int64_t ldc) {
+void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha, double beta,
+                       double* c, std::int64_t ldc) {
     tile<double, kAvx512F64.mr, kAvx512F64.nr>(k, a, b, alpha, beta, c, ldc);
 }
 

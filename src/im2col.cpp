@@ -18,12 +18,14 @@ void valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, st
     *hi = std::max(*lo, std::min(end, out_size));
 }
 
-void check_range(const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1, const void* a,
-                 const void* b, const char* what) {
+// Checks the column range, and that the image x and the columns are there unless they are empty.
+void check_range(const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1, const void* x,
+                 const void* cols, const char* what) {
     if (p0 < 0 || p1 < p0 || p1 > g.out_pixels())
         throw std::invalid_argument(std::string("conv2d: ") + what +
                                     ": column range out of bounds");
-    if (p1 > p0 && g.cols_rows() > 0 && (a == nullptr || b == nullptr))
+    const bool has_cols = p1 > p0 && g.cols_rows() > 0;
+    if ((has_cols && cols == nullptr) || (g.channels * g.height * g.width > 0 && x == nullptr))
         throw std::invalid_argument(std::string("conv2d: ") + what + ": null pointer");
 }
 
@@ -31,8 +33,8 @@ void check_range(const Conv2dGeometry& g, std::int64_t p0, std::int64_t p1, cons
 // ix_offset) for every row segment of output columns [p0, p1); the caller moves data.
 template <typename Body>
 void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, std::int64_t p1,
-                      Body&& body) {
-    const std::int64_t wo = g.out_width, tile = p1 - p0;
+                      std::int64_t ld, Body&& body) {
+    const std::int64_t wo = g.out_width;
     for (std::int64_t ki = 0; ki < g.kh; ++ki) {
         const std::int64_t iy_offset = ki * g.dh - g.pad_top;
         for (std::int64_t kj = 0; kj < g.kw; ++kj) {
@@ -43,8 +45,7 @@ void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, 
             for (std::int64_t oy = p0 / wo; oy * wo < p1; ++oy) {
                 const std::int64_t begin = std::max(p0, oy * wo) - oy * wo;
                 const std::int64_t end = std::min(p1, (oy + 1) * wo) - oy * wo;
-                const std::int64_t col =
-                    row * tile + oy * wo + begin - p0;  // cols index of `begin`
+                const std::int64_t col = row * ld + oy * wo + begin - p0;  // cols index of `begin`
                 const std::int64_t iy = oy * g.sh + iy_offset;
                 const bool inside = iy >= 0 && iy < g.height;
                 const std::int64_t lo = inside ? std::clamp(ox_lo, begin, end) : end;
@@ -57,8 +58,10 @@ void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, 
 
 template <typename T>
 void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t p0, std::int64_t p1,
-                 T* cols, int threads) {
+                 T* cols, int threads, std::int64_t ld) {
     check_range(g, p0, p1, x, cols, "im2col");
+    if (ld == 0) ld = p1 - p0;
+    if (ld < p1 - p0) throw std::invalid_argument("conv2d: im2col: ld smaller than the tile");
     if (p1 == p0) return;
     const std::int64_t plane = g.height * g.width, sw = g.sw;
     if (threads < 1) threads = 1;
@@ -66,7 +69,7 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
     for (std::int64_t c = 0; c < g.channels; ++c) {
         const T* xc = x + c * plane;
         for_each_segment(
-            g, c, p0, p1,
+            g, c, p0, p1, ld,
             [&](std::int64_t col, std::int64_t begin, std::int64_t end, std::int64_t lo,
                 std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
                 T* out = cols + col;  // out[ox - begin]: output column ox of this row
@@ -85,8 +88,10 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
 
 template <typename T>
 void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::int64_t p1, T* x,
-                 int threads) {
+                 int threads, std::int64_t ld) {
     check_range(g, p0, p1, x, cols, "col2im");
+    if (ld == 0) ld = p1 - p0;
+    if (ld < p1 - p0) throw std::invalid_argument("conv2d: col2im: ld smaller than the tile");
     if (p1 == p0) return;
     const std::int64_t plane = g.height * g.width, sw = g.sw;
     if (threads < 1) threads = 1;
@@ -95,7 +100,7 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (std::int64_t c = 0; c < g.channels; ++c) {
         T* xc = x + c * plane;
-        for_each_segment(g, c, p0, p1,
+        for_each_segment(g, c, p0, p1, ld,
                          [&](std::int64_t col, std::int64_t begin, std::int64_t, std::int64_t lo,
                              std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
                              const T* in = cols + col;  // in[ox - begin]: output column ox
@@ -115,20 +120,20 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
 }  // namespace
 
 void im2col(const Conv2dGeometry& g, const float* x, float pad_value, std::int64_t p0,
-            std::int64_t p1, float* cols, int threads) {
-    im2col_impl(g, x, pad_value, p0, p1, cols, threads);
+            std::int64_t p1, float* cols, int threads, std::int64_t ld) {
+    im2col_impl(g, x, pad_value, p0, p1, cols, threads, ld);
 }
 void im2col(const Conv2dGeometry& g, const double* x, double pad_value, std::int64_t p0,
-            std::int64_t p1, double* cols, int threads) {
-    im2col_impl(g, x, pad_value, p0, p1, cols, threads);
+            std::int64_t p1, double* cols, int threads, std::int64_t ld) {
+    im2col_impl(g, x, pad_value, p0, p1, cols, threads, ld);
 }
 void col2im(const Conv2dGeometry& g, const float* cols, std::int64_t p0, std::int64_t p1, float* x,
-            int threads) {
-    col2im_impl(g, cols, p0, p1, x, threads);
+            int threads, std::int64_t ld) {
+    col2im_impl(g, cols, p0, p1, x, threads, ld);
 }
 void col2im(const Conv2dGeometry& g, const double* cols, std::int64_t p0, std::int64_t p1,
-            double* x, int threads) {
-    col2im_impl(g, cols, p0, p1, x, threads);
+            double* x, int threads, std::int64_t ld) {
+    col2im_impl(g, cols, p0, p1, x, threads, ld);
 }
 
 }  // namespace sg

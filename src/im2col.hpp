@@ -14,14 +14,14 @@ namespace sg {
 
 // im2col: x [C,H,W] -> cols [C*kh*kw, p1-p0]; taps outside the image read `pad_value`.
 void im2col(const Conv2dGeometry& geometry, const float* x, float pad_value, std::int64_t p0,
-            std::int64_t p1, float* cols, int threads = 1);
+            std::int64_t p1, float* cols, int threads = 1, std::int64_t ld = 0);
 void im2col(const Conv2dGeometry& geometry, const double* x, double pad_value, std::int64_t p0,
-            std::int64_t p1, double* cols, int threads = 1);
+            std::int64_t p1, double* cols, int threads = 1, std::int64_t ld = 0);
 
 // col2im: cols [C*kh*kw, p1-p0] -> x [C,H,W], ADDED to x; taps outside the image are dropped.
 void col2im(const Conv2dGeometry& geometry, const float* cols, std::int64_t p0, std::int64_t p1,
-            float* x, int threads = 1);
+            float* x, int threads = 1, std::int64_t ld = 0);
 void col2im(const Conv2dGeometry& geometry, const double* cols, std::int64_t p0, std::int64_t p1,
-            double* x, int threads = 1);
+            double* x, int threads = 1, std::int64_t ld = 0);
 
 }  // namespace sg

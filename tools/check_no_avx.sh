@@ -26,11 +26,12 @@ fi
 PYTHON_BIN=$("$PYTHON" -c 'import sys; print(sys.executable)')
 SITE_PATH=$("$PYTHON" -c 'import os, sys; print(os.pathsep.join(p for p in sys.path if p))')
 
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
 # Control: the emulated CPU really traps AVX (an AVX2 instruction must die with SIGILL).
 if command -v cc >/dev/null 2>&1; then
-  control_dir=$(mktemp -d)
-  trap 'rm -rf "$control_dir"' EXIT
-  cat >"$control_dir/avx.c" <<'C'
+  cat >"$WORK/avx.c" <<'C'
 #include <stdio.h>
 int main(void) {
     __asm__ volatile("vpxor %%ymm0, %%ymm0, %%ymm0" ::: "xmm0");  /* one VEX-encoded AVX2 instruction */
@@ -38,14 +39,15 @@ int main(void) {
     return 0;
 }
 C
-  cc -O1 "$control_dir/avx.c" -o "$control_dir/avx"
-  if (qemu-x86_64 -cpu Nehalem "$control_dir/avx") >/dev/null 2>&1; then
+  cc -O1 "$WORK/avx.c" -o "$WORK/avx"
+  if (qemu-x86_64 -cpu Nehalem "$WORK/avx") >/dev/null 2>&1; then
     echo "check_no_avx: FAILED: qemu -cpu Nehalem ran an AVX2 program; the check would prove nothing" >&2
     exit 1
   fi
   echo "check_no_avx: control ok (an AVX2 program dies under -cpu Nehalem)"
 fi
 
+mkdir "$WORK/run" && cd "$WORK/run"  # an empty directory: `import simplegrad` must find the installed package
 env -u SIMPLEGRAD_ISA OMP_NUM_THREADS=2 PYTHONPATH="$SITE_PATH" \
   qemu-x86_64 -cpu Nehalem "$PYTHON_BIN" - <<'PY'
 import numpy as np

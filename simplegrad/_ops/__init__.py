@@ -35,7 +35,7 @@ __all__ += _pool_ops.__all__
 
 
 def _reflected(function):
-    return lambda self, other: function(arithmetic.operand(other, self), self)
+    return lambda self, other: function(arithmetic.operand(other, self, function.__name__), self)
 
 
 def _attach() -> None:

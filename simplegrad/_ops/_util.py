@@ -12,7 +12,7 @@ from .._tensor import Tensor, as_tensor
 __all__ = ["empty", "operand", "normalize_dims", "float_input", "Tensor", "as_tensor"]
 
 
-def operand(value: Any, like: Tensor) -> Any:
+def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
     """A binary op's other operand: Tensors pass, Python numbers stay weak scalars (keep `like`'s
     dtype), NumPy scalars/arrays and lists become non-differentiable tensors of `like`'s dtype."""
     if isinstance(value, Tensor):
@@ -21,7 +21,7 @@ def operand(value: Any, like: Tensor) -> Any:
         return value
     if isinstance(value, (np.ndarray, np.generic, list, tuple, bool)):
         return as_tensor(value, like)
-    raise TypeError(f"unsupported operand type {type(value).__name__} for a Tensor op")
+    raise TypeError(f"{op}: unsupported operand type {type(value).__name__} for a Tensor op")
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:

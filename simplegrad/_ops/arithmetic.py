@@ -14,12 +14,24 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
            "less", "less_equal", "greater", "greater_equal"]
 
 
+# NumPy ufunc -> the op name errors start with.
+_OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "power": "pow"}
+
+
+def _broadcast(ufunc, a_shape: tuple, b_shape: tuple) -> tuple:
+    try:
+        return np.broadcast_shapes(a_shape, b_shape)
+    except ValueError:
+        op = _OP_NAMES.get(ufunc.__name__, ufunc.__name__)
+        raise ValueError(f"{op}: shapes {a_shape} and {b_shape} do not broadcast") from None
+
+
 def _binary_out(ufunc, a, b) -> np.ndarray:
     if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
-        shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else _broadcast(ufunc, a.shape, b.shape)
         dtype = a.dtype if a.dtype == b.dtype else np.result_type(a, b)
     else:
-        shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+        shape = _broadcast(ufunc, np.shape(a), np.shape(b))
         dtype = np.result_type(a, b)
     out = empty(shape, dtype)
     ufunc(a, b, out=out)
@@ -171,7 +183,10 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     from .. import _core
 
-    result_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    try:
+        result_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast") from None
     if a.ndim == 1 and b.ndim == 1:
         out_shape = ()
     elif a.ndim == 1:
@@ -211,27 +226,27 @@ def _compare(ufunc, a: Tensor, b: Any) -> Tensor:
 
 def add(a, b) -> Tensor:
     """a + b with broadcasting."""
-    return Add.apply(a, operand(b, a), oper="+")
+    return Add.apply(a, operand(b, a, "add"), oper="+")
 
 
 def sub(a, b) -> Tensor:
     """a - b with broadcasting."""
-    return Sub.apply(a, operand(b, a), oper="-")
+    return Sub.apply(a, operand(b, a, "sub"), oper="-")
 
 
 def mul(a, b) -> Tensor:
     """a * b with broadcasting."""
-    return Mul.apply(a, operand(b, a), oper="*")
+    return Mul.apply(a, operand(b, a, "mul"), oper="*")
 
 
 def div(a, b) -> Tensor:
     """a / b with broadcasting."""
-    return Div.apply(a, operand(b, a), oper="/")
+    return Div.apply(a, operand(b, a, "div"), oper="/")
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - mirrors the operator's name
     """a ** b with broadcasting."""
-    return Pow.apply(a, operand(b, a), oper="**")
+    return Pow.apply(a, operand(b, a, "pow"), oper="**")
 
 
 def neg(a) -> Tensor:
@@ -248,10 +263,10 @@ def matmul(a, b) -> Tensor:
         (2, 4)
     """
     if not isinstance(a, Tensor):
-        a = operand(a, b)
+        a = operand(a, b, "matmul")
         if not isinstance(a, Tensor):
             raise TypeError("matmul: scalar operands are not allowed, use *")
-    b = operand(b, a)
+    b = operand(b, a, "matmul")
     if not isinstance(b, Tensor):
         raise TypeError("matmul: scalar operands are not allowed, use *")
     return MatMul.apply(a, b, oper="@")

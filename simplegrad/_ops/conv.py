@@ -50,9 +50,27 @@ def int_pair(value: Any, name: str, op: str = "conv2d", minimum: int = 1) -> Tup
     return pair
 
 
-def padding_tblr(value: Any, op: str = "conv2d") -> Tuple[int, int, int, int]:
-    """Padding as (top, bottom, left, right) from an int, (ph, pw), (top, bottom, left, right) or
-    ((top, bottom), (left, right)); every entry a non-negative int."""
+def padding_tblr(
+    value: Any,
+    op: str = "conv2d",
+    kernel: Optional[Tuple[int, int]] = None,
+    dilation: Tuple[int, int] = (1, 1),
+    stride: Tuple[int, int] = (1, 1),
+) -> Tuple[int, int, int, int]:
+    """Padding as (top, bottom, left, right) from an int, (ph, pw), (top, bottom, left, right),
+    ((top, bottom), (left, right)), or PyTorch's "valid" (none) and "same" (output size = input
+    size at stride 1; the odd pixel goes to the bottom/right), which need `kernel` (kH, kW)."""
+    if isinstance(value, str):
+        if value == "valid":
+            return (0, 0, 0, 0)
+        if value != "same" or kernel is None:
+            raise ValueError(
+                f"{op}: padding must be a number, a tuple, 'valid' or 'same', got {value!r}"
+            )
+        if stride != (1, 1):
+            raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+        total_h, total_w = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+        return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
     if isinstance(value, (tuple, list)):
         items = list(value)
         if len(items) == 2 and all(isinstance(v, (tuple, list)) for v in items):
@@ -147,7 +165,8 @@ def conv2d(
         weight: (O, C // groups, kH, kW).
         bias: optional (O,).
         stride: int or (sH, sW), >= 1.
-        pad_width: int, (pH, pW), (top, bottom, left, right) or ((top, bottom), (left, right)).
+        pad_width: int, (pH, pW), (top, bottom, left, right), ((top, bottom), (left, right)),
+            "valid" (no padding) or "same" (stride 1: output size = input size).
         pad_mode: "constant"/"zeros", "edge"/"replicate", "reflect", "symmetric", "wrap"/"circular".
             Constant padding is folded into the kernel; other modes pad with `sg.pad` first.
         pad_value: fill value of "constant" padding (ignored by the other modes).
@@ -172,11 +191,11 @@ def conv2d(
     weight = float_input(weight, op)
     if bias is not None:
         bias = float_input(bias, op)
-    pads = padding_tblr(
-        resolve_alias(op, default_to_none(pad_width, padding), padding, "pad_width", "padding"), op
-    )
     stride = int_pair(stride, "stride", op)
     dilation = int_pair(dilation, "dilation", op)
+    pad_spec = resolve_alias(
+        op, default_to_none(pad_width, padding), padding, "pad_width", "padding"
+    )
     groups = _int(groups, "groups", op)
     mode = pad_mode_name(pad_mode, op)
     if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
@@ -187,9 +206,10 @@ def conv2d(
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be (O, C // groups, kH, kW), got shape {weight.shape}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != x.dtype:
+        if t is not None and t._values.dtype != x._values.dtype:
             raise TypeError(f"{op}: x is {x.dtype} but {name} is {t.dtype}; convert one of them")
     out_channels, weight_channels, kh, kw = weight.shape
+    pads = padding_tblr(pad_spec, op, (kh, kw), dilation, stride)
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
     if groups < 1:

@@ -91,6 +91,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         (2, 12)
     """
     ndim = max(x.ndim, 1)
+    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if not -ndim <= d < ndim:
+            raise IndexError(f"flatten: {name}={d} is out of range for a tensor with {x.ndim} dims")
     start, end = start_dim % ndim, end_dim % ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")

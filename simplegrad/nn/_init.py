@@ -11,18 +11,21 @@ from .. import _memory, _settings
 from .._tensor import Tensor
 
 
-def uniform_parameter(shape: tuple, bound: float, dtype: str, label: Optional[str]) -> Tensor:
-    """A trainable tensor of `shape` uniform in [-bound, bound] from simplegrad's generator."""
-    values = _memory.empty(shape, dtype)
+def uniform_parameter(shape: tuple, bound: float, dtype: str, label: Optional[str],
+                      op: str = "parameter") -> Tensor:
+    """A trainable tensor of `shape` uniform in [-bound, bound] from simplegrad's generator (`op`
+    names the layer in a size error)."""
+    values = _memory.empty(shape, dtype, op)
     np.copyto(values, _settings.rng().uniform(-bound, bound, shape), casting="unsafe")
     t = Tensor._wrap(values, True)
     t.label = label
     return t
 
 
-def filled_parameter(shape: tuple, fill: float, dtype: str, label: Optional[str]) -> Tensor:
+def filled_parameter(shape: tuple, fill: float, dtype: str, label: Optional[str],
+                     op: str = "parameter") -> Tensor:
     """A trainable tensor of `shape` filled with `fill`."""
-    values = _memory.empty(shape, dtype)
+    values = _memory.empty(shape, dtype, op)
     values.fill(fill)
     t = Tensor._wrap(values, True)
     t.label = label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 from .. import _ops
@@ -53,6 +54,8 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise TypeError(f"ELU: alpha must be a number, got {alpha!r}")
         self.alpha = float(alpha)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -29,7 +29,8 @@ class Conv2d(Module):
         use_bias: add a bias (False: `.bias` is None).
         dtype: "float32"/"float64" (default: `sg.get_default_dtype()`).
         stride: int or (sH, sW).
-        pad_width: int, (pH, pW) or (top, bottom, left, right); stored as a 4-tuple.
+        pad_width: int, (pH, pW), (top, bottom, left, right), "valid" or "same"; stored as a
+            4-tuple (top, bottom, left, right).
         pad_mode: any `sg.pad` mode ("constant"/"zeros", "edge"/"replicate", "reflect", ...).
         pad_value: fill value of constant padding.
         weight_label, bias_label: labels of the two tensors.
@@ -69,9 +70,8 @@ class Conv2d(Module):
         op = "Conv2d"
         self.stride = int_pair(stride, "stride", op)
         self.dilation = int_pair(dilation, "dilation", op)
-        self.padding = padding_tblr(
-            resolve_alias(op, default_to_none(pad_width, padding), padding, "pad_width", "padding"),
-            op,
+        pad_spec = resolve_alias(
+            op, default_to_none(pad_width, padding), padding, "pad_width", "padding"
         )
         self.pad_mode = pad_mode
         pad_mode_name(pad_mode, op)
@@ -122,6 +122,7 @@ class Conv2d(Module):
                 f"and out_channels={out_channels}"
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.padding = padding_tblr(pad_spec, op, self.kernel_size, self.dilation, self.stride)
         fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
         bound = math.sqrt(1.0 / fan_in) if fan_in > 0 else 0.0
         if weight is None:

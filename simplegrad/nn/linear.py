@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import _settings
+from .. import _memory, _settings
 from .._tensor import Tensor
 from ._init import check_size, fan_in_bound, given_parameter, uniform_parameter
 from .module import Module
@@ -72,7 +72,7 @@ class Linear(Module):
             if dtype not in _settings.FLOAT_DTYPES:
                 raise TypeError(f"Linear: dtype must be float32 or float64, got {dtype}")
             self.weight = uniform_parameter(
-                (in_features, out_features), fan_in_bound(in_features), dtype, weight_label
+                (in_features, out_features), fan_in_bound(in_features), dtype, weight_label, "Linear"
             )
         self.in_features, self.out_features = int(in_features), int(out_features)
         if bias is not None:
@@ -85,7 +85,7 @@ class Linear(Module):
                 )
         elif use_bias:
             self.bias = uniform_parameter(
-                (self.out_features,), fan_in_bound(self.in_features), dtype, bias_label
+                (self.out_features,), fan_in_bound(self.in_features), dtype, bias_label, "Linear"
             )
         else:
             self.bias = None
@@ -144,8 +144,10 @@ class Embedding(Module):
             dtype = _settings.check_dtype(dtype, "Embedding")
             if dtype not in _settings.FLOAT_DTYPES:
                 raise TypeError(f"Embedding: dtype must be float32 or float64, got {dtype}")
-            values = _settings.rng().standard_normal((num_embeddings, embedding_dim))
-            self.weight = Tensor(values, comp_grad=True, dtype=dtype, label=label)
+            values = _memory.empty((num_embeddings, embedding_dim), dtype, "Embedding")
+            np.copyto(values, _settings.rng().standard_normal(values.shape), casting="unsafe")
+            self.weight = Tensor._wrap(values, True)
+            self.weight.label = label
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
 
     def forward(self, indices: Any) -> Tensor:

@@ -103,7 +103,13 @@ void bind_pad(py::module_& m) {
           "The gradient w.r.t. x (of `shape`) of pad_forward, given the gradient of its output.");
     m.def("pad_index_map", [](std::int64_t n, std::int64_t before, std::int64_t after,
                               const std::string& mode) {
-              return pad_index_map(n, before, after, pad_mode_from_name(mode));
+              try {
+                  return pad_index_map(n, before, after, pad_mode_from_name(mode));
+              } catch (const std::bad_alloc&) {
+                  throw std::length_error("pad: out of memory for an index map of " +
+                                          std::to_string(n) + " + " + std::to_string(before) +
+                                          " + " + std::to_string(after) + " entries");
+              }
           },
           py::arg("n"), py::arg("before"), py::arg("after"), py::arg("mode") = "constant",
           "Source index of every output index of one padded axis (-1: constant fill).");

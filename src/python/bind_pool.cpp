@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -44,7 +45,14 @@ Pool2dGeometry geometry_of(const char* op, const std::vector<std::int64_t>& shap
         throw py::value_error(std::string(op) + ": x needs at least 2 dimensions (H, W), got " +
                               std::to_string(shape.size()));
     std::int64_t planes = 1;
-    for (std::size_t i = 0; i + 2 < shape.size(); ++i) planes *= shape[i];
+    for (std::size_t i = 0; i + 2 < shape.size(); ++i) {
+        if (shape[i] < 0)
+            throw py::value_error(std::string(op) + ": negative input size " +
+                                  std::to_string(shape[i]));
+        if (shape[i] != 0 && planes > std::numeric_limits<std::int64_t>::max() / shape[i])
+            throw std::length_error(std::string(op) + ": sizes are too large");
+        planes *= shape[i];
+    }
     return pool2d_geometry(op, planes, shape[shape.size() - 2], shape.back(), kernel[0], kernel[1],
                            stride[0], stride[1], padding[0], padding[1], padding[2], padding[3],
                            dilation[0], dilation[1]);

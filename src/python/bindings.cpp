@@ -1,7 +1,9 @@
 // bindings.cpp: the simplegrad._core module: Buffer (buffer protocol), allocation, memory stats, threads.
 #include <pybind11/stl.h>
 
+#include <new>
 #include <stdexcept>
+#include <string>
 
 #include "bind.hpp"
 #include "threads.hpp"
@@ -10,6 +12,12 @@ namespace sg::python {
 
 py::array new_array(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
     std::size_t nbytes = checked_nbytes(shape.data(), shape.size(), dtype, op);
+    if (nbytes == 0) {  // NumPy also refuses empty shapes whose other dims overflow: same check
+        std::vector<std::int64_t> others;
+        for (std::int64_t d : shape)
+            if (d != 0) others.push_back(d);
+        checked_nbytes(others.data(), others.size(), dtype, op);
+    }
     std::int64_t count = std::int64_t(nbytes / dtype_size(dtype));
     BufferPtr buffer;
     try {
@@ -70,6 +78,15 @@ bool overlaps(const py::array& a, const py::array& b) {
     return a.nbytes() > 0 && b.nbytes() > 0 && begin_a < end_b && begin_b < end_a;
 }
 
+// dtype_from_name, with an unknown name reported as a ValueError that names `op`.
+DType dtype_named(const std::string& name, const char* op) {
+    try {
+        return dtype_from_name(name);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(std::string(op) + ": " + e.what());
+    }
+}
+
 std::string buffer_format(DType dtype) {
     switch (dtype) {
         case DType::float32: return py::format_descriptor<float>::format();
@@ -102,7 +119,13 @@ PYBIND11_MODULE(_core, m) {
     py::class_<Buffer, BufferPtr>(m, "Buffer", py::buffer_protocol(),
                                   "64-byte-aligned storage block of the core; NumPy views it without copying")
         .def(py::init([](std::int64_t count, const std::string& dtype) {
-                 return std::make_shared<Buffer>(count, dtype_from_name(dtype));
+                 DType type = dtype_named(dtype, "Buffer");
+                 try {
+                     return std::make_shared<Buffer>(count, type);
+                 } catch (const std::bad_alloc&) {
+                     throw std::length_error("Buffer: out of memory allocating " +
+                                             std::to_string(count) + " elements of " + dtype);
+                 }
              }),
              py::arg("count"), py::arg("dtype") = "float32")
         .def_property_readonly("nbytes", &Buffer::nbytes)
@@ -116,7 +139,7 @@ PYBIND11_MODULE(_core, m) {
         });
 
     m.def("empty", [](const std::vector<std::int64_t>& shape, const std::string& dtype) {
-              return new_array(shape, dtype_from_name(dtype), "empty");
+              return new_array(shape, dtype_named(dtype, "empty"), "empty");
           },
           py::arg("shape"), py::arg("dtype") = "float32",
           "A new uninitialised array of `shape` whose memory is a core Buffer.");

@@ -1,4 +1,4 @@
-// check.hpp: a tiny assert-style harness for the C++ kernel tests (TEST, CHECK, CHECK_THROWS, near()).
+// check.hpp: a tiny assert-style harness for the C++ kernel tests (TEST, CHECK, CHECK_THROWS).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -54,39 +54,39 @@ std::vector<T> random_values(std::size_t count, unsigned seed) {
 #define SG_CONCAT(a, b) SG_CONCAT_INNER(a, b)
 
 // TEST(name) { ... }: a test case, run by main.cpp in the order of definition.
-#define TEST(name)                                                      \
-    static void name();                                                 \
+#define TEST(name)                                                          \
+    static void name();                                                     \
     static const sg_test::Register SG_CONCAT(register_, name)(#name, name); \
     static void name()
 
-#define CHECK(condition)                                                          \
-    do {                                                                          \
+#define CHECK(condition)                                                              \
+    do {                                                                              \
         if (!(condition)) sg_test::fail(__FILE__, __LINE__, "CHECK(" #condition ")"); \
     } while (0)
 
 // CHECK_MESSAGE(condition, std::string): CHECK with context (sizes, indices) in the failure line.
-#define CHECK_MESSAGE(condition, message)                                                     \
-    do {                                                                                      \
-        if (!(condition))                                                                     \
+#define CHECK_MESSAGE(condition, message)                                                         \
+    do {                                                                                          \
+        if (!(condition))                                                                         \
             sg_test::fail(__FILE__, __LINE__, std::string("CHECK(" #condition ") ") + (message)); \
     } while (0)
 
 // CHECK_THROWS(statement, Exception, "prefix"): the statement throws Exception whose what() starts
 // with prefix.
-#define CHECK_THROWS(statement, Exception, prefix)                                             \
-    do {                                                                                       \
-        std::string caught_ = "nothing";                                                      \
-        bool ok_ = false;                                                                      \
-        try {                                                                                  \
-            statement;                                                                         \
-        } catch (const Exception& e) {                                                         \
-            caught_ = e.what();                                                                \
-            ok_ = caught_.rfind(prefix, 0) == 0;                                               \
-        } catch (const std::exception& e) {                                                    \
-            caught_ = std::string("another exception: ") + e.what();                          \
-        }                                                                                      \
-        if (!ok_)                                                                              \
-            sg_test::fail(__FILE__, __LINE__,                                                  \
-                          "expected " #Exception " starting '" + std::string(prefix) +        \
-                              "' from " #statement ", got " + caught_);                        \
+#define CHECK_THROWS(statement, Exception, prefix)                                     \
+    do {                                                                               \
+        std::string caught_ = "nothing";                                               \
+        bool ok_ = false;                                                              \
+        try {                                                                          \
+            statement;                                                                 \
+        } catch (const Exception& e) {                                                 \
+            caught_ = e.what();                                                        \
+            ok_ = caught_.rfind(prefix, 0) == 0;                                       \
+        } catch (const std::exception& e) {                                            \
+            caught_ = std::string("another exception: ") + e.what();                   \
+        }                                                                              \
+        if (!ok_)                                                                      \
+            sg_test::fail(__FILE__, __LINE__,                                          \
+                          "expected " #Exception " starting '" + std::string(prefix) + \
+                              "' from " #statement ", got " + caught_);                \
     } while (0)

@@ -51,7 +51,8 @@ TEST(accounting_tracks_bytes_in_use_peak_and_cache) {
     MemoryStats after = memory_stats();
     CHECK(after.bytes_in_use == start.bytes_in_use);
     CHECK(after.buffers == start.buffers);
-    CHECK(after.bytes_cached >= 10000);  // both blocks went to the cache, rounded up to size classes
+    CHECK(after.bytes_cached >=
+          10000);  // both blocks went to the cache, rounded up to size classes
     reset_peak_memory();
     CHECK(memory_stats().peak_bytes == after.bytes_in_use);
     empty_cache();
@@ -75,7 +76,8 @@ TEST(cache_limit_bounds_the_cache) {
     set_cache_limit(1 << 20);
     {
         std::vector<std::unique_ptr<Buffer>> buffers;
-        for (int i = 0; i < 8; ++i) buffers.push_back(std::make_unique<Buffer>(300000, DType::float32));
+        for (int i = 0; i < 8; ++i)
+            buffers.push_back(std::make_unique<Buffer>(300000, DType::float32));
     }  // 8 x 1.2 MB released: at most 1 MiB may stay cached
     CHECK(memory_stats().bytes_cached <= (1 << 20));
     set_cache_limit(0);

@@ -38,9 +38,11 @@ struct Naive {
     std::vector<double> y, dx, dw, db;
 };
 
-// naive conv2d: x [N,C,H,W], w [O,C/groups,kh,kw], b [O] -> y [N,O,Ho,Wo], and the gradients for dy.
-Naive naive_conv(const Conv2dGeometry& g, const std::vector<double>& x, const std::vector<double>& w,
-                 const std::vector<double>& b, const std::vector<double>& dy, double pad_value) {
+// naive conv2d: x [N,C,H,W], w [O,C/groups,kh,kw], b [O] -> y [N,O,Ho,Wo], and the gradients for
+// dy.
+Naive naive_conv(const Conv2dGeometry& g, const std::vector<double>& x,
+                 const std::vector<double>& w, const std::vector<double>& b,
+                 const std::vector<double>& dy, double pad_value) {
     const std::int64_t cg = g.weight_channels, og = g.out_channels / g.groups;
     const std::int64_t ho = g.out_height, wo = g.out_width;
     Naive r{std::vector<double>(std::size_t(g.batch * g.out_channels * ho * wo)),
@@ -50,7 +52,8 @@ Naive naive_conv(const Conv2dGeometry& g, const std::vector<double>& x, const st
         for (std::int64_t o = 0; o < g.out_channels; ++o)
             for (std::int64_t oy = 0; oy < ho; ++oy)
                 for (std::int64_t ox = 0; ox < wo; ++ox) {
-                    const std::size_t yi = std::size_t(((n * g.out_channels + o) * ho + oy) * wo + ox);
+                    const std::size_t yi =
+                        std::size_t(((n * g.out_channels + o) * ho + oy) * wo + ox);
                     double sum = b[std::size_t(o)];
                     const double d = dy[yi];
                     r.db[std::size_t(o)] += d;
@@ -60,12 +63,14 @@ Naive naive_conv(const Conv2dGeometry& g, const std::vector<double>& x, const st
                             for (std::int64_t kj = 0; kj < g.kw; ++kj) {
                                 const std::int64_t iy = oy * g.sh - g.pad_top + ki * g.dh;
                                 const std::int64_t ix = ox * g.sw - g.pad_left + kj * g.dw;
-                                const std::size_t wi = std::size_t(((o * cg + cl) * g.kh + ki) * g.kw + kj);
+                                const std::size_t wi =
+                                    std::size_t(((o * cg + cl) * g.kh + ki) * g.kw + kj);
                                 const double v = tap(g, x, n, c, iy, ix, pad_value);
                                 sum += w[wi] * v;
                                 r.dw[wi] += d * v;
                                 if (iy >= 0 && iy < g.height && ix >= 0 && ix < g.width)
-                                    r.dx[std::size_t(((n * g.channels + c) * g.height + iy) * g.width + ix)] +=
+                                    r.dx[std::size_t(
+                                        ((n * g.channels + c) * g.height + iy) * g.width + ix)] +=
                                         d * w[wi];
                             }
                     }
@@ -94,7 +99,8 @@ void check_close(const std::vector<T>& got, const std::vector<double>& expected,
 template <typename T>
 void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::string& name) {
     conv2d_check_geometry(g);
-    const auto x = sg_test::random_values<double>(std::size_t(g.batch * g.channels * g.height * g.width), seed);
+    const auto x = sg_test::random_values<double>(
+        std::size_t(g.batch * g.channels * g.height * g.width), seed);
     const auto w = sg_test::random_values<double>(
         std::size_t(g.out_channels * g.weight_channels * g.kh * g.kw), seed + 1);
     const auto b = sg_test::random_values<double>(std::size_t(g.out_channels), seed + 2);
@@ -110,7 +116,8 @@ void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::st
     std::vector<T> y(ref.y.size()), dx(ref.dx.size()), dw(ref.dw.size()), db(ref.db.size());
     conv2d_forward(g, xt.data(), wt.data(), bt.data(), T(pad_value), y.data());
     check_close(y, ref.y, tol, name + " forward");
-    conv2d_backward(g, xt.data(), wt.data(), dyt.data(), T(pad_value), dx.data(), dw.data(), db.data());
+    conv2d_backward(g, xt.data(), wt.data(), dyt.data(), T(pad_value), dx.data(), dw.data(),
+                    db.data());
     check_close(dx, ref.dx, tol, name + " dx");
     check_close(dw, ref.dw, tol, name + " dweight");
     check_close(db, ref.db, tol, name + " dbias");
@@ -118,27 +125,29 @@ void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::st
 
 // One geometry per edge case: (N,C,H,W,O, kh,kw, sh,sw, pads t/b/l/r, dh,dw, groups).
 const Conv2dGeometry kCases[] = {
-    make(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // "same" 3x3
-    make(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // 1x1 image, 1x1 kernel
-    make(3, 4, 5, 7, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // pointwise
-    make(2, 2, 9, 11, 3, 3, 2, 2, 3, 0, 0, 0, 0, 1, 1, 1),    // odd strides, rectangular kernel
-    make(1, 3, 10, 9, 5, 3, 3, 1, 2, 2, 0, 1, 3, 2, 1, 1),    // asymmetric padding, dilation
-    make(2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),     // groups
-    make(1, 6, 5, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),     // depthwise
-    make(5, 3, 12, 12, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),   // batch larger than the thread count
-    make(1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // 1x1 image, 3x3 kernel, all padding
+    make(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // "same" 3x3
+    make(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // 1x1 image, 1x1 kernel
+    make(3, 4, 5, 7, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // pointwise
+    make(2, 2, 9, 11, 3, 3, 2, 2, 3, 0, 0, 0, 0, 1, 1, 1),   // odd strides, rectangular kernel
+    make(1, 3, 10, 9, 5, 3, 3, 1, 2, 2, 0, 1, 3, 2, 1, 1),   // asymmetric padding, dilation
+    make(2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),    // groups
+    make(1, 6, 5, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),    // depthwise
+    make(5, 3, 12, 12, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),  // batch larger than the thread count
+    make(1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // 1x1 image, 3x3 kernel, all padding
 };
 
 }  // namespace
 
 TEST(conv2d_matches_naive_loops_float64) {
     int i = 0;
-    for (const Conv2dGeometry& g : kCases) check_conv<double>(g, 0.0, 100 + 10 * i, "case " + std::to_string(i++));
+    for (const Conv2dGeometry& g : kCases)
+        check_conv<double>(g, 0.0, 100 + 10 * i, "case " + std::to_string(i++));
 }
 
 TEST(conv2d_matches_naive_loops_float32) {
     int i = 0;
-    for (const Conv2dGeometry& g : kCases) check_conv<float>(g, 0.0, 200 + 10 * i, "case " + std::to_string(i++));
+    for (const Conv2dGeometry& g : kCases)
+        check_conv<float>(g, 0.0, 200 + 10 * i, "case " + std::to_string(i++));
 }
 
 TEST(conv2d_constant_pad_value_is_folded_in) {
@@ -176,7 +185,8 @@ TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
         g.batch = 1;
         conv2d_check_geometry(g);
         const std::int64_t pixels = g.out_pixels(), rows = g.cols_rows();
-        const auto x = sg_test::random_values<double>(std::size_t(g.channels * g.height * g.width), 600);
+        const auto x =
+            sg_test::random_values<double>(std::size_t(g.channels * g.height * g.width), 600);
         // A tile of the columns [p0, p1): the middle third of the output pixels (at least one).
         const std::int64_t p0 = pixels / 3, p1 = std::max(p0 + 1, 2 * pixels / 3), width = p1 - p0;
         std::vector<double> cols(std::size_t(rows * width));
@@ -187,13 +197,13 @@ TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
                 for (std::int64_t kj = 0; kj < g.kw; ++kj)
                     for (std::int64_t p = p0; p < p1; ++p) {
                         const std::int64_t oy = p / g.out_width, ox = p % g.out_width;
-                        const double expected =
-                            tap(g, x, 0, c, oy * g.sh - g.pad_top + ki * g.dh,
-                                ox * g.sw - g.pad_left + kj * g.dw, 0.5);
+                        const double expected = tap(g, x, 0, c, oy * g.sh - g.pad_top + ki * g.dh,
+                                                    ox * g.sw - g.pad_left + kj * g.dw, 0.5);
                         const std::int64_t row = (c * g.kh + ki) * g.kw + kj;
                         if (cols[std::size_t(row * width + p - p0)] != expected) ok = false;
                     }
-        CHECK_MESSAGE(ok, "im2col C=" + std::to_string(g.channels) + " H=" + std::to_string(g.height));
+        CHECK_MESSAGE(ok,
+                      "im2col C=" + std::to_string(g.channels) + " H=" + std::to_string(g.height));
         // <im2col0(x), r> == <x, col2im(r)> with zero padding (col2im drops the padded taps).
         std::vector<double> zero_pad_cols(cols.size());
         im2col(g, x.data(), 0.0, p0, p1, zero_pad_cols.data(), 1);
@@ -203,7 +213,8 @@ TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
         double lhs = 0, rhs = 0;
         for (std::size_t i = 0; i < r.size(); ++i) lhs += zero_pad_cols[i] * r[i];
         for (std::size_t i = 0; i < x.size(); ++i) rhs += x[i] * back[i];
-        CHECK_MESSAGE(sg_test::near(lhs, rhs, 1e-12, 1e-12), std::to_string(lhs) + " vs " + std::to_string(rhs));
+        CHECK_MESSAGE(sg_test::near(lhs, rhs, 1e-12, 1e-12),
+                      std::to_string(lhs) + " vs " + std::to_string(rhs));
     }
 }
 
@@ -217,7 +228,8 @@ TEST(conv2d_geometry_errors) {
     CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
     g = make(1, 3, 8, 8, 4, 3, 3, 1, 1, -1, 0, 0, 0, 1, 1, 1);  // negative padding
     CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
-    g = make(1, 4, 8, 8, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2);  // out_channels not divisible by groups
+    g = make(1, 4, 8, 8, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1,
+             2);  // out_channels not divisible by groups
     CHECK_THROWS(conv2d_check_geometry(g), std::invalid_argument, "conv2d: ");
     g = make(std::int64_t(1) << 40, 1 << 20, 1 << 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
     CHECK_THROWS(conv2d_check_geometry(g), std::length_error, "conv2d: ");

@@ -1,4 +1,4 @@
-// test_gemm.cpp: gemm against a naive triple loop for every ISA this CPU runs, edge sizes, threads, errors.
+// test_gemm.cpp: gemm vs a naive loop on every ISA this CPU runs: edge sizes, threads, errors.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -39,8 +39,8 @@ std::vector<T> naive_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std:
 // One gemm call on padded (ld > width) operands, compared to the naive loop; C starts as NaN when
 // beta == 0 (gemm must never read it then). Returns C.
 template <typename T>
-std::vector<T> check_case(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
-                          T alpha, T beta, int threads, unsigned seed) {
+std::vector<T> check_case(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+                          T beta, int threads, unsigned seed) {
     const std::int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
     const std::int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
     const std::int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = n + 2;
@@ -63,8 +63,9 @@ std::vector<T> check_case(bool ta, bool tb, std::int64_t m, std::int64_t n, std:
             const std::size_t at = std::size_t(i * ldc + j);
             // Inside the matrix: close to the reference (scaled by the operands' size); the
             // padding columns past n: untouched.
-            bool ok = j < n ? sg_test::near(got[at], expected[at], tol, tol * (std::fabs(alpha) + 1))
-                            : (std::isnan(c[at]) ? std::isnan(got[at]) : got[at] == c[at]);
+            bool ok = j < n
+                          ? sg_test::near(got[at], expected[at], tol, tol * (std::fabs(alpha) + 1))
+                          : (std::isnan(c[at]) ? std::isnan(got[at]) : got[at] == c[at]);
             if (!ok) {
                 CHECK_MESSAGE(ok, where + " at (" + std::to_string(i) + ", " + std::to_string(j) +
                                       "): " + std::to_string(got[at]) + " vs " +
@@ -124,8 +125,9 @@ TEST(gemm_blocks_larger_than_the_cache_blocks) {
 TEST(gemm_empty_and_zero_depth) {
     for (const std::string& isa : gemm_supported_isas()) {
         set_gemm_isa(isa);
-        check_case<float>(false, false, 5, 7, 0, 1.0f, 0.0f, 1, 50);  // k == 0: C = 0 (NaN not read)
-        check_case<double>(false, true, 6, 9, 0, 1.0, 0.5, 1, 51);    // k == 0, beta: C = beta * C
+        check_case<float>(false, false, 5, 7, 0, 1.0f, 0.0f, 1,
+                          50);                                      // k == 0: C = 0 (NaN not read)
+        check_case<double>(false, true, 6, 9, 0, 1.0, 0.5, 1, 51);  // k == 0, beta: C = beta * C
         check_case<float>(false, false, 0, 7, 4, 1.0f, 0.0f, 1, 52);  // nothing to compute
         check_case<float>(false, false, 3, 0, 4, 1.0f, 0.0f, 1, 53);
     }

@@ -1,0 +1,208 @@
+"""Numerics: softmax, log_softmax and cross-entropy stay exact for logits of ±1e4, and the float32 gradient of
+every differentiable op agrees with the float64 one to a stated relative tolerance."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import simplegrad as sg
+
+# float32 gradients vs float64 ones: max |g32 - g64| <= GRAD_RTOL * max |g64| for every input
+# (float32 epsilon is 1.2e-7; the ops here sum at most a few hundred terms).
+GRAD_RTOL = 2e-4
+
+
+def ref_log_softmax(z: np.ndarray, axis: int) -> np.ndarray:
+    """Stable float64 log-softmax (max subtracted before exp)."""
+    z = z.astype(np.float64)
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+EXTREME_LOGITS = [
+    [1e4, -1e4, 0.0, 5.0],
+    [1e4, 1e4 - 1.0, 1e4 - 2.0, -1e4],
+    [-1e4, -1e4 + 3.0, -1e4 + 1.0, -1e4],
+    [1e4, 1e4, 1e4, 1e4],
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_and_log_softmax_are_stable_for_huge_logits(dtype):
+    z = np.array(EXTREME_LOGITS)
+    expected = ref_log_softmax(z, -1)
+    t = sg.Tensor(z, dtype=dtype)
+    log_p = sg.log_softmax(t, dim=-1)
+    p = sg.softmax(t, dim=-1)
+    assert np.all(np.isfinite(log_p.values)) and np.all(np.isfinite(p.values))
+    np.testing.assert_allclose(log_p.values, expected, rtol=1e-6, atol=1e-6 * (dtype == "float32"))
+    np.testing.assert_allclose(p.values, np.exp(expected), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(p.values.sum(axis=-1), 1.0, rtol=1e-6)
+    # softmax over everything (dim=None) as well
+    flat = sg.softmax(sg.Tensor(z, dtype=dtype)).values
+    np.testing.assert_allclose(flat, np.exp(ref_log_softmax(z.reshape(-1), 0)).reshape(z.shape),
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_gradients_are_finite_and_right_for_huge_logits(dtype, rng):
+    z = np.array(EXTREME_LOGITS)
+    g = rng.standard_normal(z.shape)
+    for op in ("softmax", "log_softmax"):
+        t = sg.Tensor(z, dtype=dtype)
+        out = getattr(sg, op)(t, dim=-1)
+        out.backward(g.astype(dtype))
+        p = np.exp(ref_log_softmax(z, -1))
+        if op == "softmax":  # J^T g = p * (g - <g, p>)
+            expected = p * (g - (g * p).sum(axis=-1, keepdims=True))
+        else:  # g - p * sum(g)
+            expected = g - p * g.sum(axis=-1, keepdims=True)
+        assert np.all(np.isfinite(t.grad))
+        np.testing.assert_allclose(t.grad, expected, rtol=1e-5, atol=1e-6, err_msg=op)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("targets", ["labels", "one-hot", "probabilities"])
+def test_cross_entropy_is_stable_for_huge_logits(dtype, targets, rng):
+    z = np.array(EXTREME_LOGITS)
+    classes = np.array([1, 0, 2, 3])
+    if targets == "labels":
+        y = sg.Tensor(classes)
+        dense = np.eye(4)[classes]
+    else:
+        dense = np.eye(4)[classes] if targets == "one-hot" else rng.dirichlet(np.ones(4), size=4)
+        y = sg.Tensor(dense, dtype=dtype)
+    expected_each = -(dense * ref_log_softmax(z, -1)).sum(axis=-1)
+    t = sg.Tensor(z, dtype=dtype)
+    loss = sg.ce_loss(t, y)
+    assert np.isfinite(loss.item())
+    np.testing.assert_allclose(loss.item(), expected_each.mean(), rtol=1e-6)
+    loss.backward()
+    expected_grad = (np.exp(ref_log_softmax(z, -1)) - dense) / len(z)
+    np.testing.assert_allclose(t.grad, expected_grad, rtol=1e-5, atol=1e-7)
+    each = sg.ce_loss(sg.Tensor(z, dtype=dtype), y, reduction=None).values.reshape(-1)
+    np.testing.assert_allclose(each, expected_each, rtol=1e-6, atol=1e-6)
+
+
+def test_cross_entropy_of_a_confidently_right_prediction_is_zero_not_nan():
+    z = sg.Tensor([[1e4, -1e4]])
+    loss = sg.ce_loss(z, sg.Tensor(np.array([0])))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert np.all(z.grad == 0.0)
+    wrong = sg.ce_loss(sg.Tensor([[1e4, -1e4]]), sg.Tensor(np.array([1])))
+    np.testing.assert_allclose(wrong.item(), 2e4, rtol=1e-6)
+
+
+# ---- float32 gradients agree with float64 ones ---------------------------------------------------
+
+
+def away_from_zero(rng, shape, low: float = 0.3) -> np.ndarray:
+    """Values with |v| in [low, low + 1]: no op sits on a kink (abs, relu, max ties) or a pole."""
+    return rng.choice([-1.0, 1.0], size=shape) * (low + rng.random(shape))
+
+
+def positive(rng, shape) -> np.ndarray:
+    return 0.5 + rng.random(shape)
+
+
+def distinct(rng, shape) -> np.ndarray:
+    """Values with no ties (max, min, max_pool2d pick one element unambiguously)."""
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) / 7.0 - 1.0
+
+
+# op name -> (function of Tensors, input builders)
+OPS = {
+    "add": (lambda a, b: a + b, [away_from_zero, lambda r, s: away_from_zero(r, s[-1:])]),
+    "sub": (lambda a, b: a - b, [away_from_zero, away_from_zero]),
+    "mul": (lambda a, b: a * b, [away_from_zero, lambda r, s: away_from_zero(r, (1,) + s[1:])]),
+    "div": (lambda a, b: a / b, [away_from_zero, away_from_zero]),
+    "pow": (lambda a, b: a ** b, [positive, away_from_zero]),
+    "neg": (lambda a: -a, [away_from_zero]),
+    "matmul": (lambda a, b: a @ b, [away_from_zero, lambda r, s: away_from_zero(r, (s[1], 5))]),
+    "sum": (lambda a: sg.sum(a, dim=1), [away_from_zero]),
+    "mean": (lambda a: sg.mean(a, dim=0), [away_from_zero]),
+    "max": (lambda a: sg.max(a, dim=1), [distinct]),
+    "min": (lambda a: sg.min(a), [distinct]),
+    "variance": (lambda a: sg.variance(a, dim=1), [away_from_zero]),
+    "trace": (lambda a: sg.trace(a), [lambda r, s: away_from_zero(r, (s[0], s[0]))]),
+    "reshape": (lambda a: sg.reshape(a, (-1,)), [away_from_zero]),
+    "flatten": (lambda a: sg.flatten(a), [away_from_zero]),
+    "transpose": (lambda a: sg.transpose(a, 0, 1), [away_from_zero]),
+    "permute": (lambda a: sg.permute(a, 1, 0), [away_from_zero]),
+    "getitem": (lambda a: a[1:, ::2], [away_from_zero]),
+    "abs": (sg.abs, [away_from_zero]),
+    "clip": (lambda a: sg.clip(a, -0.9, 0.95), [away_from_zero]),
+    "cos": (sg.cos, [away_from_zero]),
+    "exp": (sg.exp, [away_from_zero]),
+    "log": (sg.log, [positive]),
+    "maximum": (sg.maximum, [distinct, lambda r, s: distinct(r, s) + 0.05]),
+    "minimum": (sg.minimum, [distinct, lambda r, s: distinct(r, s) + 0.05]),
+    "sin": (sg.sin, [away_from_zero]),
+    "sqrt": (sg.sqrt, [positive]),
+    "tan": (sg.tan, [lambda r, s: 0.9 * (r.random(s) - 0.5)]),
+    "where": (lambda a, b: sg.where(a > 0, a, b), [away_from_zero, away_from_zero]),
+    "elu": (sg.elu, [away_from_zero]),
+    "gelu": (sg.gelu, [away_from_zero]),
+    "gelu-tanh": (lambda a: sg.gelu(a, mode="tanh"), [away_from_zero]),
+    "leaky_relu": (sg.leaky_relu, [away_from_zero]),
+    "log_softmax": (lambda a: sg.log_softmax(a, dim=-1), [away_from_zero]),
+    "relu": (sg.relu, [away_from_zero]),
+    "sigmoid": (sg.sigmoid, [away_from_zero]),
+    "softmax": (lambda a: sg.softmax(a, dim=0), [away_from_zero]),
+    "tanh": (sg.tanh, [away_from_zero]),
+    "concat": (lambda a, b: sg.concat([a, b], 0), [away_from_zero, away_from_zero]),
+    "stack": (lambda a, b: sg.stack([a, b]), [away_from_zero, away_from_zero]),
+    "ce_loss": (lambda a, b: sg.ce_loss(a, sg.softmax(b, dim=-1)), [away_from_zero, away_from_zero]),
+    "mse_loss": (sg.mse_loss, [away_from_zero, away_from_zero]),
+    "norm": (lambda a: sg.norm(a, dims=1), [away_from_zero]),
+    "conv2d": (lambda x, w, b: sg.conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(2, 1)),
+               [lambda r, s: away_from_zero(r, (2, 3, 7, 8)),
+                lambda r, s: away_from_zero(r, (4, 3, 3, 3)), lambda r, s: away_from_zero(r, (4,))]),
+    "conv2d-groups-reflect": (lambda x, w: sg.conv2d(x, w, padding=2, pad_mode="reflect", groups=2),
+                              [lambda r, s: away_from_zero(r, (1, 4, 6, 6)),
+                               lambda r, s: away_from_zero(r, (6, 2, 3, 3))]),
+    "avg_pool2d": (lambda x: sg.avg_pool2d(x, 3, stride=2, padding=1),
+                   [lambda r, s: away_from_zero(r, (2, 3, 7, 7))]),
+    "max_pool2d": (lambda x: sg.max_pool2d(x, 2, padding=(1, 0)),
+                   [lambda r, s: distinct(r, (2, 3, 7, 6))]),
+}
+def pad_op(mode: str):
+    return lambda x: sg.pad(x, (1, 2, 3, 1), mode=mode)
+
+
+OPS.update({
+    f"pad-{mode}": (pad_op(mode), [lambda r, s: away_from_zero(r, (2, 3, 4))])
+    for mode in ("constant", "edge", "reflect", "symmetric", "wrap")
+})
+NOT_DIFFERENTIABLE = {"equal", "less", "less_equal", "greater", "greater_equal", "argmax", "argmin"}
+
+
+def test_every_differentiable_op_is_in_the_table():
+    covered = {name.split("-")[0] for name in OPS}
+    assert set(sg._ops.__all__) - NOT_DIFFERENTIABLE <= covered
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_float32_gradients_agree_with_float64(name):
+    fn, builders = OPS[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    inputs = [build(rng, (4, 6)) for build in builders]
+    weights = None
+    grads = {}
+    for dtype in ("float64", "float32"):
+        tensors = [sg.Tensor(a, dtype=dtype) for a in inputs]
+        out = fn(*tensors)
+        if weights is None:
+            weights = rng.standard_normal(out.shape)
+        (out * sg.Tensor(weights, dtype=dtype)).sum().backward()
+        grads[dtype] = [t.grad for t in tensors]
+        assert all(g is not None and g.dtype == np.dtype(dtype) for g in grads[dtype])
+    for i, (g32, g64) in enumerate(zip(grads["float32"], grads["float64"])):
+        scale = np.max(np.abs(g64))
+        assert scale > 0, f"{name}: input {i} got an all-zero gradient (nothing was compared)"
+        error = np.max(np.abs(g32.astype(np.float64) - g64)) / scale
+        assert error <= GRAD_RTOL, f"{name}: input {i}: float32 vs float64 relative error {error:.2e}"
