@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -28,14 +29,28 @@ class Context:
 
 
 class Node:
-    """A recorded op application: the Function class, its context and its inputs."""
+    """A recorded op application: the Function class, its context, and where gradients go.
 
-    __slots__ = ("function", "ctx", "inputs", "released")
+    The graph links nodes, not intermediate tensors: `parents[i]` is the leaf Tensor or the Node
+    that produced positional input i (None where no gradient flows), so an intermediate tensor's
+    values are freed as soon as nothing but the graph refers to it (as in PyTorch).
+    """
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+    __slots__ = ("function", "ctx", "parents", "tensor_refs", "positions", "shape", "dtype",
+                 "released", "__weakref__")
+
+    def __init__(self, function: type, ctx: Context, inputs: tuple, parents: tuple,
+                 output: np.ndarray) -> None:
+        from ._tensor import Tensor
+
         self.function = function
         self.ctx = ctx
-        self.inputs = inputs
+        self.parents = parents
+        # Weak references to the input tensors (for Tensor.prev) and their positions.
+        self.positions = tuple(i for i, item in enumerate(inputs) if isinstance(item, Tensor))
+        self.tensor_refs = tuple(weakref.ref(inputs[i]) for i in self.positions)
+        self.shape = output.shape
+        self.dtype = output.dtype
         self.released = False
 
     def release(self) -> None:
@@ -79,6 +94,7 @@ class Function:
 
         raw = []
         needs = []
+        parents = []
         any_grad = False
         record = _settings.get_comp_grad()
         for item in inputs:
@@ -86,10 +102,12 @@ class Function:
                 raw.append(item._values)
                 wants = record and item.comp_grad
                 needs.append(wants)
+                parents.append((item if item._node is None else item._node) if wants else None)
                 any_grad = any_grad or wants
             else:
                 raw.append(item)
                 needs.append(False)
+                parents.append(None)
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
@@ -102,7 +120,7 @@ class Function:
         out = _memory.to_core(out)
         result = Tensor._wrap(out, any_grad)
         if any_grad:
-            result._node = Node(cls, ctx, inputs)
+            result._node = Node(cls, ctx, inputs, tuple(parents), out)
             result.oper = oper or cls.__name__
         return result
 
@@ -122,43 +140,34 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return out
 
 
-def _topological_order(root) -> list:
-    """Tensors reachable from `root`, each after every tensor it depends on (iterative DFS)."""
+def graph_order(root) -> list:
+    """The graph items (Nodes and leaf Tensors) reachable from tensor `root`, each after every item
+    it depends on (iterative depth-first search: no recursion limit)."""
+    start = root._node if root._node is not None else root
     order = []
     visited = set()
-    stack = [(root, False)]
+    stack = [(start, False)]
     while stack:
-        tensor, expanded = stack.pop()
+        item, expanded = stack.pop()
         if expanded:
-            order.append(tensor)
+            order.append(item)
             continue
-        if id(tensor) in visited:
+        if id(item) in visited:
             continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is not None:
-            for parent in node.inputs:
-                if isinstance(parent, _tensor_type()) and parent.comp_grad and id(parent) not in visited:
+        visited.add(id(item))
+        stack.append((item, True))
+        if type(item) is Node:
+            for parent in item.parents:
+                if parent is not None and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
 
-_TENSOR = []
-
-
-def _tensor_type():
-    if not _TENSOR:
-        from ._tensor import Tensor
-
-        _TENSOR.append(Tensor)
-    return _TENSOR[0]
-
-
-def _as_gradient(grad: Any, like: np.ndarray, op: str) -> np.ndarray:
+def _as_gradient(grad: Any, op: str) -> np.ndarray:
     if type(grad) is np.ndarray and grad.dtype.kind == "f":
         return grad
-    Tensor = _tensor_type()
+    from ._tensor import Tensor
+
     if isinstance(grad, Tensor):
         grad = grad._values
     grad = np.asarray(grad)
@@ -172,53 +181,58 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
     if not root.comp_grad:
         raise RuntimeError("backward: this tensor does not require gradients (comp_grad=False)")
     values = root._values
+    seed = _memory.empty(values.shape, values.dtype)
     if grad is None:
-        seed = _memory.empty(values.shape, values.dtype)
         seed.fill(1)
     else:
-        given = _as_gradient(grad, values, "backward")
+        given = _as_gradient(grad, "backward")
         try:
-            broadcast = np.broadcast_to(given, values.shape)
+            np.copyto(seed, np.broadcast_to(given, values.shape), casting="unsafe")
         except ValueError:
             raise ValueError(
                 f"backward: grad of shape {given.shape} does not match the output shape {values.shape}"
             ) from None
-        seed = _memory.empty(values.shape, values.dtype)
-        np.copyto(seed, broadcast, casting="unsafe")
-    grads = {id(root): seed}
-    Tensor = _tensor_type()
-    for tensor in reversed(_topological_order(root)):
-        g = grads.pop(id(tensor), None)
+    order = graph_order(root)
+    grads = {id(order[-1]): seed}
+    for item in reversed(order):
+        g = grads.pop(id(item), None)
         if g is None:
             continue
-        node = tensor._node
-        if node is None:
-            tensor._accumulate_grad(g)
+        if type(item) is not Node:
+            item._accumulate_grad(g)
             continue
+        node = item
         if node.released:
             raise RuntimeError(
-                f"backward: the graph through '{tensor.oper}' was already freed by an earlier "
-                "backward; pass retain_graph=True to backward twice"
+                f"backward: the graph through '{node.function.__name__}' was already freed by an "
+                "earlier backward; pass retain_graph=True to backward twice"
             )
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, (tuple, list)):
             input_grads = (input_grads,)
-        if len(input_grads) < len(node.inputs):
-            tensor_count = sum(isinstance(i, Tensor) for i in node.inputs)
-            if len(input_grads) != tensor_count:
+        parents = node.parents
+        if len(input_grads) != len(parents):
+            # A backward may return one gradient per Tensor input only.
+            if len(input_grads) != len(node.tensor_refs):
                 raise RuntimeError(
                     f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(node.inputs)} inputs"
+                    f"for {len(parents)} inputs"
                 )
-            it = iter(input_grads)
-            input_grads = [next(it) if isinstance(i, Tensor) else None for i in node.inputs]
-        for parent, parent_grad in zip(node.inputs, input_grads):
-            if parent_grad is None or not isinstance(parent, Tensor) or not parent.comp_grad:
+            spread = [None] * len(parents)
+            for position, input_grad in zip(node.positions, input_grads):
+                spread[position] = input_grad
+            input_grads = spread
+        for parent, parent_grad in zip(parents, input_grads):
+            if parent is None or parent_grad is None:
                 continue
-            parent_grad = _as_gradient(parent_grad, parent._values, node.function.__name__)
-            parent_grad = unbroadcast(parent_grad, parent._values.shape)
-            if parent_grad.dtype != parent._values.dtype:
-                parent_grad = parent_grad.astype(parent._values.dtype)
+            parent_grad = _as_gradient(parent_grad, node.function.__name__)
+            if type(parent) is Node:
+                shape, dtype = parent.shape, parent.dtype
+            else:
+                shape, dtype = parent._values.shape, parent._values.dtype
+            parent_grad = unbroadcast(parent_grad, shape)
+            if parent_grad.dtype != dtype:
+                parent_grad = parent_grad.astype(dtype)
             previous = grads.get(id(parent))
             if previous is None:
                 grads[id(parent)] = parent_grad

@@ -173,10 +173,10 @@ class Tensor:
 
     @property
     def prev(self) -> set:
-        """The tensors this one was computed from (empty for a leaf)."""
+        """The tensors this one was computed from and that are still alive (empty for a leaf)."""
         if self._node is None:
             return set()
-        return {t for t in self._node.inputs if isinstance(t, Tensor)}
+        return {t for t in (ref() for ref in self._node.tensor_refs) if t is not None}
 
     # ---- autograd -----------------------------------------------------------------------------
 
@@ -191,11 +191,11 @@ class Tensor:
 
     def zero_grad(self) -> None:
         """Sets the gradient of every leaf reachable from this tensor to zeros."""
-        for tensor in _autograd._topological_order(self):
-            if tensor._node is None and tensor.comp_grad:
-                if tensor._grad is None:
-                    tensor._grad = _memory.empty(tensor.shape, tensor._values.dtype)
-                tensor._grad.fill(0)
+        for item in _autograd.graph_order(self):
+            if isinstance(item, Tensor) and item.comp_grad:
+                if item._grad is None:
+                    item._grad = _memory.empty(item.shape, item._values.dtype)
+                item._grad.fill(0)
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's buffer, cut from the graph (comp_grad=False)."""

@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 12x32 and float64 12x16 (-mavx512f).
+// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 8x48 and float64 8x24 (-mavx512f).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -35,19 +35,18 @@ struct Zmm64 {
     static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
 };
 
-// avx512 tile: packed A [MR,k] @ packed B [k, 2 vectors] -> C [MR, 2 vectors] (row stride ldc).
-template <typename S, int MR>
+// avx512 tile: packed A [MR,k] @ packed B [k, NV vectors] -> C [MR, NV vectors] (row stride ldc).
+template <typename S, int MR, int NV>
 void kernel_avx512(std::int64_t k, const typename S::T* a, const typename S::T* b,
                    typename S::T alpha, typename S::T beta, typename S::T* c, std::int64_t ldc) {
     using T = typename S::T;
     using V = typename S::V;
-    constexpr int NR = 2 * S::lanes;
-    V acc0[MR], acc1[MR];
+    constexpr int NR = NV * S::lanes;
+    V acc[MR][NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-        acc0[i] = S::zero();
-        acc1[i] = S::zero();
-    }
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {  // the C tile is needed only at the end: fetch it meanwhile
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -55,15 +54,17 @@ void kernel_avx512(std::int64_t k, const typename S::T* a, const typename S::T* 
     }
 #pragma GCC unroll 4  // measured: ~15% faster than the plain loop on Zen 4
     for (std::int64_t p = 0; p < k; ++p) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + S::lanes), _MM_HINT_T0);
-        V b0 = S::load(b);
-        V b1 = S::load(b + S::lanes);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + v * S::lanes), _MM_HINT_T0);
+        V bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * S::lanes);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
             V ai = S::set1(a[i]);
-            acc0[i] = S::fmadd(ai, b0, acc0[i]);
-            acc1[i] = S::fmadd(ai, b1, acc1[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
         }
         a += MR;
         b += NR;
@@ -71,34 +72,35 @@ void kernel_avx512(std::int64_t k, const typename S::T* a, const typename S::T* 
     V va = S::set1(alpha);
     if (beta == T(0)) {
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-            S::storeu(c + i * ldc, S::mul(va, acc0[i]));
-            S::storeu(c + i * ldc + S::lanes, S::mul(va, acc1[i]));
-        }
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v)
+                S::storeu(c + i * ldc + v * S::lanes, S::mul(va, acc[i][v]));
     } else {
         V vb = S::set1(beta);
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-            T* row = c + i * ldc;
-            S::storeu(row, S::fmadd(vb, S::loadu(row), S::mul(va, acc0[i])));
-            S::storeu(row + S::lanes, S::fmadd(vb, S::loadu(row + S::lanes), S::mul(va, acc1[i])));
-        }
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                T* at = c + i * ldc + v * S::lanes;
+                S::storeu(at, S::fmadd(vb, S::loadu(at), S::mul(va, acc[i][v])));
+            }
     }
 }
 
-static_assert(kAvx512F32.nr == 2 * Zmm32::lanes, "the AVX-512 float32 tile is 2 vectors wide");
-static_assert(kAvx512F64.nr == 2 * Zmm64::lanes, "the AVX-512 float64 tile is 2 vectors wide");
+static_assert(kAvx512F32.nr % Zmm32::lanes == 0, "the AVX-512 float32 tile is whole vectors wide");
+static_assert(kAvx512F64.nr % Zmm64::lanes == 0, "the AVX-512 float64 tile is whole vectors wide");
 
 }  // namespace
 
 void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                        float* c, std::int64_t ldc) {
-    kernel_avx512<Zmm32, kAvx512F32.mr>(k, a, b, alpha, beta, c, ldc);
+    kernel_avx512<Zmm32, kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes>(k, a, b, alpha, beta, c, ldc);
 }
 
 void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
                        double beta, double* c, std::int64_t ldc) {
-    kernel_avx512<Zmm64, kAvx512F64.mr>(k, a, b, alpha, beta, c, ldc);
+    kernel_avx512<Zmm64, kAvx512F64.mr, kAvx512F64.nr / Zmm64::lanes>(k, a, b, alpha, beta, c, ldc);
 }
 
 }  // namespace sg::gemm_detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional, Tuple, Union
 
 from .. import _settings
@@ -75,6 +76,8 @@ class Conv2d(Module):
         )
         self.pad_mode = pad_mode
         pad_mode_name(pad_mode, op)
+        if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
+            raise TypeError(f"{op}: pad_value must be a real number, got {pad_value!r}")
         self.pad_value = pad_value
         self.groups = check_size(groups, "groups", op)
         if weight is not None:
@@ -127,7 +130,7 @@ class Conv2d(Module):
         bound = math.sqrt(1.0 / fan_in) if fan_in > 0 else 0.0
         if weight is None:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-            self.weight = uniform_parameter(shape, bound, dtype, weight_label)
+            self.weight = uniform_parameter(shape, bound, dtype, weight_label, op)
         if bias is not None:
             if not use_bias:
                 raise ValueError(f"{op}: a bias was given but use_bias=False")
@@ -137,7 +140,7 @@ class Conv2d(Module):
                     f"{op}: bias must have shape ({self.out_channels},), got {self.bias.shape}"
                 )
         elif use_bias:
-            self.bias = uniform_parameter((self.out_channels,), bound, dtype, bias_label)
+            self.bias = uniform_parameter((self.out_channels,), bound, dtype, bias_label, op)
         else:
             self.bias = None
 

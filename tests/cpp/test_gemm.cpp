@@ -77,8 +77,10 @@ std::vector<T> check_case(bool ta, bool tb, std::int64_t m, std::int64_t n, std:
     return got;
 }
 
-// Sizes below, at and above every ISA's register tile (mr up to 12, nr up to 32).
-const std::int64_t kEdgeSizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 16, 17, 31, 33};
+// Sizes below, at and above every ISA's register tile (mr in 4..12, nr in 4..48, gemm_kernels.hpp);
+// gemm_tiles_are_covered_by_the_edge_sizes checks the list still brackets the table.
+const std::int64_t kEdgeSizes[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  11, 12, 13,
+                                   15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 48, 49};
 
 template <typename T>
 void sweep_edge_sizes() {
@@ -173,4 +175,23 @@ TEST(gemm_bad_arguments_throw) {
                  std::invalid_argument, "gemm: ");  // ldc < n
     CHECK_THROWS(gemm(true, false, 4, 5, 3, 1.0f, a.data(), 3, b.data(), 5, 0.0f, c.data(), 5),
                  std::invalid_argument, "gemm: ");  // A^T stored [k,m]: lda < m
+}
+
+TEST(gemm_tiles_are_covered_by_the_edge_sizes) {
+    // Each active tile size t (every ISA, both dtypes) has t - 1, t and t + 1 in kEdgeSizes.
+    auto listed = [](std::int64_t size) {
+        for (std::int64_t s : kEdgeSizes)
+            if (s == size) return true;
+        return false;
+    };
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        for (bool float64 : {false, true}) {
+            GemmBlockSizes b = gemm_block_sizes(float64);
+            for (int t : {b.mr, b.nr})
+                CHECK_MESSAGE(listed(t - 1) && listed(t) && listed(t + 1),
+                              isa + " tile " + std::to_string(t));
+        }
+    }
+    set_gemm_isa(gemm_supported_isas().back());
 }
