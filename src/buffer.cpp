@@ -1,7 +1,11 @@
 // buffer.cpp: the caching allocator behind Buffer and Scratch, and its memory accounting.
 #include "buffer.hpp"
 
+#ifdef _WIN32
+#include <malloc.h>
+#else
 #include <sys/mman.h>
+#endif
 
 #include <cstdlib>
 #include <limits>
@@ -36,7 +40,8 @@ Cache& cache() {
 // Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two (<= 25% slack).
 std::size_t size_class(std::size_t nbytes) {
     if (nbytes <= 4096) return (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-    std::size_t top = std::size_t(1) << (63 - __builtin_clzll(nbytes - 1));  // largest power of 2 < nbytes
+    std::size_t top = 1;  // largest power of 2 below nbytes
+    while (top * 2 < nbytes) top *= 2;
     std::size_t step = top / 4;
     return (nbytes + step - 1) / step * step;
 }
@@ -44,11 +49,24 @@ std::size_t size_class(std::size_t nbytes) {
 void* system_allocate(std::size_t capacity) {
     std::size_t alignment = capacity >= kHugePage ? kHugePage : kAlignment;
     void* block = nullptr;
+#ifdef _WIN32
+    block = _aligned_malloc(capacity, alignment);
+    if (block == nullptr) throw std::bad_alloc();
+#else
     if (posix_memalign(&block, alignment, capacity) != 0) throw std::bad_alloc();
+#endif
 #ifdef MADV_HUGEPAGE
     if (capacity >= kHugePage) madvise(block, capacity, MADV_HUGEPAGE);
 #endif
     return block;
+}
+
+void system_free(void* block) {
+#ifdef _WIN32
+    _aligned_free(block);
+#else
+    std::free(block);
+#endif
 }
 
 void trim_locked(Cache& c, std::int64_t limit) {
@@ -56,7 +74,7 @@ void trim_locked(Cache& c, std::int64_t limit) {
     while (c.bytes_cached > limit && !c.free_blocks.empty()) {
         auto it = std::prev(c.free_blocks.end());
         while (!it->second.empty() && c.bytes_cached > limit) {
-            std::free(it->second.back());
+            system_free(it->second.back());
             it->second.pop_back();
             c.bytes_cached -= std::int64_t(it->first);
         }
@@ -155,7 +173,7 @@ void release_block(void* block, std::size_t nbytes, std::size_t capacity) {
     c.bytes_in_use -= std::int64_t(nbytes);
     c.blocks -= 1;
     if (std::int64_t(capacity) > c.cache_limit) {
-        std::free(block);
+        system_free(block);
         return;
     }
     c.free_blocks[capacity].push_back(block);

@@ -149,3 +149,18 @@ def test_failed_ops_do_not_leak():
             with pytest.raises((MemoryError, ValueError)):
                 bad()
     assert in_use() == baseline
+
+
+def test_intermediates_freed_after_backward_while_loss_is_kept():
+    """The graph links nodes, not tensors: keeping `loss` alive (e.g. in a list of losses) must not keep
+    the intermediate activations alive once backward has released the saved buffers."""
+    x = sg.Tensor(np.ones((256, 256)))
+    gc.collect()
+    before = sg.memory_stats()["bytes_in_use"]
+    loss = ((x * 2.0).exp() * 3.0).sum()
+    loss.backward()
+    gc.collect()
+    held = sg.memory_stats()["bytes_in_use"] - before
+    # What may stay: x.grad (256*256*4 bytes) and the 1-element loss.
+    assert held <= 256 * 256 * 4 + 64
+    assert not loss.is_leaf and loss.oper == "sum"
