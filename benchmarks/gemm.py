@@ -3,10 +3,10 @@
 Run: python benchmarks/gemm.py [--sizes 256 512 1024 2048] [--threads 1 2] [--dtype float32]
 Each thread count runs in its own subprocess so NumPy's BLAS starts with that many threads
 (threadpoolctl is used instead when it is installed). The two libraries are timed in alternating
-rounds in the same process (with a pause before each, since OpenBLAS's idle threads spin for a while
-after a call); a round's time is the median of --repeats calls. The table gives the median over the
-rounds and, as load from other processes only ever slows a round down, also the best round. Ratios
-are simplegrad / NumPy.
+rounds in the same process; each round starts with a pause (OpenBLAS's idle threads spin for a
+while after a call) and a warm-up of >= 50 ms, then takes the median of --repeats calls. The table
+gives the median over the rounds and, as load from other processes only ever slows a round down,
+also the best round. Ratios are simplegrad / NumPy.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ def _round_seconds(fn, repeats: int) -> float:
     # OpenBLAS's idle threads keep spinning for a while (~0.1 s) after a call and would steal the
     # cores from whatever runs next: let each library start on idle cores.
     time.sleep(0.2)
-    fn()  # warm-up: page faults, packing scratch, thread wake-up
+    # Warm-up for >= 50 ms: page faults, packing scratch, and the cores themselves (on this class of
+    # VM an idle core runs the first few ms after waking at about half speed).
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.05:
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

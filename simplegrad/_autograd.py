@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _memory, _settings
+from . import _core, _memory, _settings
 
 
 class Context:
@@ -181,11 +181,24 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
     if not root.comp_grad:
         raise RuntimeError("backward: this tensor does not require gradients (comp_grad=False)")
     values = root._values
-    seed = _memory.empty(values.shape, values.dtype)
-    if grad is None:
-        seed.fill(1)
+    given = None if grad is None else _as_gradient(grad, "backward")
+    if (
+        given is not None
+        and root._node is not None
+        and given.shape == values.shape
+        and given.dtype == values.dtype
+        and given.flags.c_contiguous
+        and _core.owner_of(given) is not None
+    ):
+        # Used as is (no copy the size of the output): a read-only view, so no backward can
+        # change the caller's array; leaves copy their gradient into .grad anyway.
+        seed = given.view()
+        seed.flags.writeable = False
     else:
-        given = _as_gradient(grad, "backward")
+        seed = _memory.empty(values.shape, values.dtype)
+    if given is None:
+        seed.fill(1)
+    elif seed.flags.writeable:
         try:
             np.copyto(seed, np.broadcast_to(given, values.shape), casting="unsafe")
         except ValueError:

@@ -16,11 +16,9 @@
 #include "gemm.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "buffer.hpp"
@@ -29,9 +27,6 @@
 
 #ifdef SIMPLEGRAD_OPENMP
 #include <omp.h>
-#endif
-#if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>  // _mm_pause (SSE2: every x86-64 CPU)
 #endif
 
 namespace sg {
@@ -53,39 +48,6 @@ static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
                   blocks_are_whole_tiles(gemm_detail::kAvx512F32) &&
                   blocks_are_whole_tiles(gemm_detail::kAvx512F64),
               "MC and NC must be whole multiples of the register tile");
-
-// The team's meeting point inside one gemm call. The threads arrive within microseconds of each
-// other, so they spin (then yield) rather than sleep: OpenMP's passive barrier puts a waiting thread
-// to sleep, and waking a sleeping thread on a VM costs far more than a small GEMM takes.
-class SpinBarrier {
-public:
-    explicit SpinBarrier(int team) : team_(team) {}
-    // Every thread of the team calls this (with the same value) before its first wait().
-    void set_team(int team) { team_.store(team, std::memory_order_relaxed); }
-    void wait() {
-        const int generation = generation_.load(std::memory_order_acquire);
-        if (arrived_.fetch_add(1, std::memory_order_acq_rel) ==
-            team_.load(std::memory_order_relaxed) - 1) {
-            arrived_.store(0, std::memory_order_relaxed);
-            generation_.fetch_add(1, std::memory_order_release);
-            return;
-        }
-        for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
-            if (spins < 2000) {
-#if defined(__x86_64__) || defined(_M_X64)
-                _mm_pause();
-#endif
-            } else {
-                std::this_thread::yield();
-            }
-        }
-    }
-
-private:
-    std::atomic<int> team_;
-    std::atomic<int> arrived_{0};
-    std::atomic<int> generation_{0};
-};
 
 template <typename T>
 using Kernel = void (*)(std::int64_t, const T*, const T*, T, T, T*, std::int64_t);
@@ -192,7 +154,7 @@ struct Plan {
 // b_pack: this thread's B block.
 template <typename T>
 void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, const Plan& plan,
-                 T* const a_pack[2], T* b_pack, int t, int team, SpinBarrier* barrier) {
+                 T* const a_pack[2], T* b_pack, int t, int team) {
     const int mr = bs.mr, nr = bs.nr;
     const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
     std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
@@ -220,7 +182,9 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
             if (p_end > p_begin)
                 pack_a(g, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
                        a_block + p_begin * mr * kc);
-            if (shared_a) barrier->wait();  // the whole block is packed before anyone uses it
+            if (shared_a) {  // the whole block is packed before anyone uses it
+#pragma omp barrier
+            }
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
                 const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
                 pack_b(g, pc, kc, jc, nc, nr, b_pack);
@@ -311,20 +275,17 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int 
 
     if (team == 1) {
         T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
-        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1, nullptr);
+        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
-    SpinBarrier barrier(team);
 #pragma omp parallel num_threads(team)
     {
         // The runtime may give fewer threads than asked: partition by the real team.
         const int t = omp_get_thread_num(), actual = omp_get_num_threads();
-        barrier.set_team(actual);
         T* const own = a_scratch[plan.split_cols ? 0 : t]->as<T>();
         T* const a_pack[2] = {own, plan.split_cols ? a_scratch[1]->as<T>() : own};
-        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual, &barrier);
-        barrier.wait();  // leave together, so no thread goes to sleep in OpenMP's closing barrier
+        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
     }
 #endif
 }

@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 8x48 and float64 8x24 (-mavx512f).
+// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 8x32 and float64 8x16 (-mavx512f).
 #include <immintrin.h>
 
 #include <cstdint>

@@ -39,11 +39,11 @@ constexpr BlockSizes kGenericF32 = {         4,  8,  256,  1024,  256};
 constexpr BlockSizes kGenericF64 = {         4,  4,  256,   512,  256};
 constexpr BlockSizes kAvx2F32 = {            6, 16,  256,  1536,  384};
 constexpr BlockSizes kAvx2F64 = {            6,  8,  256,   768,  256};
-constexpr BlockSizes kAvx512F32 = {          8, 48,  384,  4080,  336};
-constexpr BlockSizes kAvx512F64 = {          8, 24,  256,   960,  240};
+constexpr BlockSizes kAvx512F32 = {          8, 32,  384,  4080,  320};
+constexpr BlockSizes kAvx512F64 = {          8, 16,  256,   960,  256};
 
 // The largest register tile of any ISA (edge tiles are computed into a local buffer of this size).
-constexpr int kMaxTileElements = 8 * 48;
+constexpr int kMaxTileElements = 8 * 32;
 
 // One ISA's kernels and block sizes, chosen once (see cpu_features.cpp).
 struct KernelSet {

@@ -2,9 +2,9 @@
 #include "pad.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <stdexcept>
 
+#include "checked_math.hpp"
 #include "threads.hpp"
 
 #ifdef SIMPLEGRAD_OPENMP
@@ -103,7 +103,6 @@ std::vector<std::int64_t> pad_output_shape(const std::int64_t* shape, std::size_
                                            PadMode mode) {
     if (ndim == 0) throw std::invalid_argument("pad: cannot pad a 0-dimensional array");
     std::vector<std::int64_t> out(ndim);
-    const std::int64_t limit = std::numeric_limits<std::int64_t>::max();
     for (std::size_t i = 0; i < ndim; ++i) {
         if (shape[i] < 0)
             throw std::invalid_argument("pad: negative size " + std::to_string(shape[i]) +
@@ -117,10 +116,9 @@ std::vector<std::int64_t> pad_output_shape(const std::int64_t* shape, std::size_
             throw std::invalid_argument(std::string("pad: cannot extend the empty axis ") +
                                         std::to_string(i) + " with mode '" + mode_name(mode) +
                                         "' (only constant padding can)");
-        if (before[i] > limit - shape[i] || after[i] > limit - shape[i] - before[i])
+        if (!add_fits(shape[i], before[i], out[i]) || !add_fits(out[i], after[i], out[i]))
             throw std::length_error("pad: padded size of axis " + std::to_string(i) +
                                     " overflows");
-        out[i] = shape[i] + before[i] + after[i];
     }
     return out;
 }
@@ -129,15 +127,15 @@ std::vector<std::int64_t> pad_index_map(std::int64_t n, std::int64_t before, std
                                         PadMode mode) {
     if (n < 0 || before < 0 || after < 0)
         throw std::invalid_argument("pad: negative size or width in an index map");
-    if (before > std::numeric_limits<std::int64_t>::max() - n - after)
+    std::int64_t total;
+    if (!add_fits(before, n, total) || !add_fits(total, after, total))
         throw std::length_error("pad: the padded axis has too many elements");
-    if (std::uint64_t(before + n + after) > std::vector<std::int64_t>().max_size())
-        throw std::length_error("pad: an index map of " + std::to_string(before + n + after) +
+    if (std::uint64_t(total) > std::vector<std::int64_t>().max_size())
+        throw std::length_error("pad: an index map of " + std::to_string(total) +
                                 " entries is too large");
     if (mode != PadMode::constant && n == 0 && (before > 0 || after > 0))
         throw std::invalid_argument(std::string("pad: cannot extend an empty axis with mode '") +
                                     mode_name(mode) + "'");
-    const std::int64_t total = before + n + after;
     std::vector<std::int64_t> map(std::size_t(total), -1);
     for (std::int64_t i = 0; i < n; ++i) map[std::size_t(before + i)] = i;
     if (before == 0 && after == 0) return map;
@@ -171,6 +169,9 @@ struct PadPlan {
     std::vector<std::int64_t> in_shape, out_shape;
     std::vector<std::vector<std::int64_t>> maps;  // per axis, output index -> input index or -1
     std::int64_t out_count = 1, in_count = 1;
+    // The last axis, which both kernels walk row by row (set by build_maps).
+    std::size_t last = 0;
+    std::int64_t width_out = 0, n_last = 0, b_last = 0;  // its padded size, size, width before
 };
 
 PadPlan make_plan(const std::int64_t* shape, std::size_t ndim, const std::int64_t* before,
@@ -178,30 +179,25 @@ PadPlan make_plan(const std::int64_t* shape, std::size_t ndim, const std::int64_
     PadPlan plan;
     plan.out_shape = pad_output_shape(shape, ndim, before, after, mode);
     plan.in_shape.assign(shape, shape + ndim);
-    bool overflow = false;
-    const std::int64_t limit = std::numeric_limits<std::int64_t>::max();
-    for (std::size_t i = 0; i < ndim; ++i) {
+    for (std::size_t i = 0; i < ndim; ++i)
         plan.in_count *= plan.in_shape[i];  // no overflow: the caller holds this many elements
-        if (plan.out_count == 0 || plan.out_shape[i] == 0) {
-            plan.out_count = 0;
-        } else if (plan.out_count > limit / plan.out_shape[i]) {
-            overflow = true;
-        } else {
-            plan.out_count *= plan.out_shape[i];
-        }
-    }
-    if (overflow && plan.out_count != 0)
+    if (!count_fits(plan.out_shape.data(), ndim, plan.out_count))
         throw std::length_error("pad: the padded array has too many elements");
     return plan;
 }
 
-// Fills plan.maps (only called when there is work: no size is zero on the relevant side).
+// Fills plan.maps and the last-axis fields (only called when there is work: no size is zero on
+// the relevant side; ndim >= 1, as pad_output_shape checked).
 void build_maps(PadPlan& plan, const std::int64_t* before, const std::int64_t* after,
                 PadMode mode) {
     std::size_t ndim = plan.in_shape.size();
     plan.maps.resize(ndim);
     for (std::size_t i = 0; i < ndim; ++i)
         plan.maps[i] = pad_index_map(plan.in_shape[i], before[i], after[i], mode);
+    plan.last = ndim - 1;
+    plan.width_out = plan.out_shape[plan.last];
+    plan.n_last = plan.in_shape[plan.last];
+    plan.b_last = before[plan.last];
 }
 
 template <typename T>
@@ -213,10 +209,8 @@ void pad_forward_impl(const T* x, const std::int64_t* shape, std::size_t ndim,
     if ((x == nullptr && plan.in_count != 0) || out == nullptr)
         throw std::invalid_argument("pad: null data pointer");
     build_maps(plan, before, after, mode);
-    const std::size_t last = ndim - 1;
-    const std::int64_t width_out = plan.out_shape[last];
-    const std::int64_t n_last = plan.in_shape[last];
-    const std::int64_t b_last = before[last];
+    const std::size_t last = plan.last;
+    const std::int64_t width_out = plan.width_out, n_last = plan.n_last, b_last = plan.b_last;
     std::int64_t rows = 1;
     for (std::size_t k = 0; k < last; ++k) rows *= plan.out_shape[k];
     std::vector<std::int64_t> in_stride(ndim, 1);  // element strides of x
@@ -282,10 +276,8 @@ void pad_backward_impl(const T* grad_out, const std::int64_t* shape, std::size_t
     if (grad_out == nullptr || grad_x == nullptr)
         throw std::invalid_argument("pad: null data pointer");
     build_maps(plan, before, after, mode);
-    const std::size_t last = ndim - 1;
-    const std::int64_t width_out = plan.out_shape[last];
-    const std::int64_t n_last = plan.in_shape[last];
-    const std::int64_t b_last = before[last];
+    const std::size_t last = plan.last;
+    const std::int64_t width_out = plan.width_out, n_last = plan.n_last, b_last = plan.b_last;
     std::vector<InverseMap> inverse(last);
     for (std::size_t k = 0; k < last; ++k) inverse[k] = invert(plan.maps[k], plan.in_shape[k]);
     std::vector<std::int64_t> out_stride(ndim, 1);  // element strides of grad_out

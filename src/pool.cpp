@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "checked_math.hpp"
 #include "threads.hpp"
 
 #ifdef SIMPLEGRAD_OPENMP
@@ -58,12 +59,6 @@ int thread_index() {
 #else
     return 0;
 #endif
-}
-
-// a * b, saturating: a work estimate for threads_for that cannot overflow.
-inline std::int64_t work(std::int64_t a, std::int64_t b) {
-    const std::int64_t limit = std::numeric_limits<std::int64_t>::max();
-    return (b != 0 && a > limit / b) ? limit : a * b;
 }
 
 // The window taps k in [lo, hi) whose position start + k * step lies in [0, size).
@@ -162,6 +157,20 @@ void max_row_interior(const T* plane, const Pool2dGeometry& g, std::int64_t h0, 
     }
 }
 
+// Runs row(p, orow, h0, rows) for every output row, planes x oh in parallel: h0 is the first input
+// row of the row's windows (negative inside the top padding), rows their taps inside the image.
+template <typename Row>
+void for_each_output_row(const Pool2dGeometry& g, int threads, const Row& row) {
+    const std::int64_t planes = g.planes, oh = g.oh;
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
+    for (std::int64_t p = 0; p < planes; ++p) {
+        for (std::int64_t orow = 0; orow < oh; ++orow) {
+            const std::int64_t h0 = orow * g.sh - g.pt;
+            row(p, orow, h0, taps(h0, g.dh, g.kh, g.h));
+        }
+    }
+}
+
 template <typename T>
 void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t* argmax) {
     check_geometry(g, "max_pool2d");
@@ -170,38 +179,34 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("max_pool2d: null data pointer");
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
     // Per-thread tap ids of one output row, allocated here: nothing may throw in the parallel region.
     std::vector<TapId<T>> tap_scratch(argmax ? std::size_t(threads) * std::size_t(ow) : 0);
 
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
-    for (std::int64_t p = 0; p < planes; ++p) {
-        for (std::int64_t orow = 0; orow < oh; ++orow) {
-            const T* plane = x + p * h * w;
-            const std::int64_t h0 = orow * g.sh - g.pt;
-            const TapRange rows = taps(h0, g.dh, g.kh, h);
-            T* out_row = out + (p * oh + orow) * ow;
-            std::int64_t* arg_row = argmax ? argmax + (p * oh + orow) * ow : nullptr;
-            for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
-                max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
-                           arg_row ? arg_row + ocol : nullptr);
-            TapId<T>* tap = arg_row ? tap_scratch.data() + std::size_t(thread_index()) * ow : nullptr;
-            max_row_interior(plane, g, h0, rows, cols, out_row, tap);
-            if (arg_row) {
-                for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
-                    const std::int64_t w0 = ocol * g.sw - g.pl;
-                    std::int64_t id = tap[ocol];
-                    // all -inf: the first position wins, unless it is padding (rows.lo > 0)
-                    if (id < 0 && rows.lo == 0 && rows.hi > 0) id = 0;
-                    arg_row[ocol] = id < 0 ? -1
-                                           : (h0 + id / g.kw * g.dh) * w + w0 + id % g.kw * g.dw;
-                }
+    for_each_output_row(g, threads, [&](std::int64_t p, std::int64_t orow, std::int64_t h0,
+                                        TapRange rows) {
+        const T* plane = x + p * h * w;
+        T* out_row = out + (p * oh + orow) * ow;
+        std::int64_t* arg_row = argmax ? argmax + (p * oh + orow) * ow : nullptr;
+        for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
+            max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
+                       arg_row ? arg_row + ocol : nullptr);
+        TapId<T>* tap = arg_row ? tap_scratch.data() + std::size_t(thread_index()) * ow : nullptr;
+        max_row_interior(plane, g, h0, rows, cols, out_row, tap);
+        if (arg_row) {
+            for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
+                const std::int64_t w0 = ocol * g.sw - g.pl;
+                std::int64_t id = tap[ocol];
+                // all -inf: the first position wins, unless it is padding (rows.lo > 0)
+                if (id < 0 && rows.lo == 0 && rows.hi > 0) id = 0;
+                arg_row[ocol] = id < 0 ? -1
+                                       : (h0 + id / g.kw * g.dh) * w + w0 + id % g.kw * g.dw;
             }
-            for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
-                max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
-                           arg_row ? arg_row + ocol : nullptr);
         }
-    }
+        for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
+            max_window(plane, g, h0, ocol * g.sw - g.pl, rows, out_row + ocol,
+                       arg_row ? arg_row + ocol : nullptr);
+    });
 }
 
 template <typename T>
@@ -254,32 +259,28 @@ void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
         throw std::invalid_argument("avg_pool2d: null data pointer");
     const T count = T(g.kh * g.kw);  // padding counts as zeros (count_include_pad)
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
 
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
-    for (std::int64_t p = 0; p < planes; ++p) {
-        for (std::int64_t orow = 0; orow < oh; ++orow) {
-            const T* plane = x + p * h * w;
-            const std::int64_t h0 = orow * g.sh - g.pt;
-            const TapRange rows = taps(h0, g.dh, g.kh, h);
-            T* __restrict out_row = out + (p * oh + orow) * ow;
-            for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
-                out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
-            // interior columns tap-major (the same summation order as avg_window)
-            std::fill(out_row + cols.lo, out_row + cols.hi, T(0));
-            for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
-                const T* line = plane + (h0 + kr * g.dh) * w - g.pl;
-                for (std::int64_t kc = 0; kc < g.kw; ++kc) {
-                    const T* __restrict source = line + kc * g.dw;
-                    for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
-                        out_row[ocol] += source[ocol * g.sw];
-                }
+    for_each_output_row(g, threads, [&](std::int64_t p, std::int64_t orow, std::int64_t h0,
+                                        TapRange rows) {
+        const T* plane = x + p * h * w;
+        T* __restrict out_row = out + (p * oh + orow) * ow;
+        for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
+            out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
+        // interior columns tap-major (the same summation order as avg_window)
+        std::fill(out_row + cols.lo, out_row + cols.hi, T(0));
+        for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+            const T* line = plane + (h0 + kr * g.dh) * w - g.pl;
+            for (std::int64_t kc = 0; kc < g.kw; ++kc) {
+                const T* __restrict source = line + kc * g.dw;
+                for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
+                    out_row[ocol] += source[ocol * g.sw];
             }
-            for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) out_row[ocol] /= count;
-            for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
-                out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
         }
-    }
+        for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) out_row[ocol] /= count;
+        for (std::int64_t ocol = cols.hi; ocol < ow; ++ocol)
+            out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
+    });
 }
 
 template <typename T>
@@ -291,7 +292,7 @@ void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
         throw std::invalid_argument("avg_pool2d: null data pointer");
     const T count = T(g.kh * g.kw);
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(work(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
 
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t p = 0; p < planes; ++p) {

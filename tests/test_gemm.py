@@ -214,6 +214,8 @@ def test_isa_selection_and_environment():
     assert _core.gemm_isa() in ISAS and ISAS[0] == "generic"
     with pytest.raises(ValueError, match="^set_gemm_isa: unknown ISA"):
         _core.set_gemm_isa("sse9")
+    with pytest.raises(TypeError, match="^gemm_block_sizes: dtype must be"):
+        _core.gemm_block_sizes("int32")
     for name, block in [("float32", _core.gemm_block_sizes("float32")),
                         ("float64", _core.gemm_block_sizes("float64"))]:
         assert block["mc"] % block["mr"] == 0 and block["nc"] % block["nr"] == 0, name

@@ -16,8 +16,14 @@ namespace py = pybind11;
 // A NumPy array of `shape` and `dtype` whose memory is a fresh core Buffer (uninitialised).
 py::array new_array(const std::vector<std::int64_t>& shape, DType dtype, const char* op);
 
+// new_array, with any allocation failure reported as a MemoryError naming `op` and the shape.
+py::array allocate_array(const std::vector<std::int64_t>& shape, DType dtype, const char* op);
+
 // The DType of `a`, or a TypeError naming `op` and `name` when it is not one of ours.
 DType dtype_of(const py::array& a, const char* op, const char* name);
+
+// dtype_of, restricted to float32 / float64 (a TypeError naming `op` and `name` otherwise).
+DType float_dtype_of(const py::array& a, const char* op, const char* name);
 
 // Checks `a` is C-contiguous, of `dtype`, with `ndim` dims (-1: any) and returns its data pointer.
 // `writable` also demands a writable array. Raises ValueError/TypeError naming `op` and `name`.

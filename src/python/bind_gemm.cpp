@@ -154,10 +154,10 @@ void bind_gemm(py::module_& m) {
           "Switches the GEMM micro-kernels (ValueError for an ISA this CPU cannot run).");
     m.def("gemm_supported_isas", &gemm_supported_isas, "Every GEMM ISA this CPU can run.");
     m.def("gemm_block_sizes", [](const std::string& dtype) {
-              DType d = dtype_from_name(dtype);
-              if (d != DType::float32 && d != DType::float64)
-                  throw py::type_error("gemm_block_sizes: dtype must be float32 or float64");
-              GemmBlockSizes s = gemm_block_sizes(d == DType::float64);
+              if (dtype != "float32" && dtype != "float64")
+                  throw py::type_error("gemm_block_sizes: dtype must be 'float32' or 'float64', "
+                                       "got '" + dtype + "'");
+              GemmBlockSizes s = gemm_block_sizes(dtype == "float64");
               py::dict out;
               out["mr"] = s.mr;
               out["nr"] = s.nr;

@@ -13,27 +13,7 @@ namespace sg::python {
 
 namespace {
 
-// new_array, with an allocation failure reported as a MemoryError that names `op`.
-py::array allocate(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
-    try {
-        return new_array(shape, dtype, op);
-    } catch (const std::bad_alloc&) {
-        std::string dims;
-        for (std::int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-        throw std::length_error(std::string(op) + ": out of memory for an array of shape (" + dims +
-                                ")");
-    }
-}
-
 using Widths = std::vector<std::int64_t>;
-
-DType float_dtype(const py::array& a, const char* name) {
-    DType dtype = dtype_of(a, "pad", name);
-    if (dtype != DType::float32 && dtype != DType::float64)
-        throw py::type_error(std::string("pad: ") + name + " must be float32 or float64, got " +
-                             dtype_name(dtype));
-    return dtype;
-}
 
 void check_width_count(std::size_t ndim, const Widths& before, const Widths& after) {
     if (before.size() != ndim || after.size() != ndim)
@@ -46,14 +26,14 @@ void check_width_count(std::size_t ndim, const Widths& before, const Widths& aft
 // pad_forward: x [d0, ..., dk] -> [d0+b0+a0, ..., dk+bk+ak]
 py::array pad_forward_py(const py::array& x, const Widths& before, const Widths& after,
                          const std::string& mode_name, double value) {
-    DType dtype = float_dtype(x, "x");
+    DType dtype = float_dtype_of(x, "pad", "x");
     const void* data = checked_data(x, dtype, -1, "pad", "x");
     std::vector<std::int64_t> shape = shape_of(x);
     check_width_count(shape.size(), before, after);
     PadMode mode = pad_mode_from_name(mode_name);
     std::vector<std::int64_t> out_shape =
         pad_output_shape(shape.data(), shape.size(), before.data(), after.data(), mode);
-    py::array out = allocate(out_shape, dtype, "pad");
+    py::array out = allocate_array(out_shape, dtype, "pad");
     void* out_data = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -70,7 +50,7 @@ py::array pad_forward_py(const py::array& x, const Widths& before, const Widths&
 // pad_backward: grad_out [d0+b0+a0, ..., dk+bk+ak] -> grad_x [d0, ..., dk]
 py::array pad_backward_py(const py::array& grad_out, const std::vector<std::int64_t>& shape,
                           const Widths& before, const Widths& after, const std::string& mode_name) {
-    DType dtype = float_dtype(grad_out, "grad_out");
+    DType dtype = float_dtype_of(grad_out, "pad", "grad_out");
     const void* data = checked_data(grad_out, dtype, int(shape.size()), "pad", "grad_out");
     check_width_count(shape.size(), before, after);
     PadMode mode = pad_mode_from_name(mode_name);
@@ -78,7 +58,7 @@ py::array pad_backward_py(const py::array& grad_out, const std::vector<std::int6
         pad_output_shape(shape.data(), shape.size(), before.data(), after.data(), mode);
     if (shape_of(grad_out) != out_shape)
         throw py::value_error("pad: grad_out does not have the padded shape");
-    py::array grad_x = allocate(shape, dtype, "pad");
+    py::array grad_x = allocate_array(shape, dtype, "pad");
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;

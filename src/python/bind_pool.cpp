@@ -2,41 +2,20 @@
 #include <pybind11/stl.h>
 
 #include <array>
-#include <limits>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bind.hpp"
+#include "checked_math.hpp"
 #include "pool.hpp"
 
 namespace sg::python {
 
 namespace {
 
-// new_array, with an allocation failure reported as a MemoryError that names `op`.
-py::array allocate(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
-    try {
-        return new_array(shape, dtype, op);
-    } catch (const std::bad_alloc&) {
-        std::string dims;
-        for (std::int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-        throw std::length_error(std::string(op) + ": out of memory for an array of shape (" + dims +
-                                ")");
-    }
-}
-
 using Pair = std::array<std::int64_t, 2>;
 using Quad = std::array<std::int64_t, 4>;
-
-DType float_dtype(const py::array& a, const char* op, const char* name) {
-    DType dtype = dtype_of(a, op, name);
-    if (dtype != DType::float32 && dtype != DType::float64)
-        throw py::type_error(std::string(op) + ": " + name + " must be float32 or float64, got " +
-                             dtype_name(dtype));
-    return dtype;
-}
 
 // The geometry of x's shape [..., h, w] (leading dims flattened into planes).
 Pool2dGeometry geometry_of(const char* op, const std::vector<std::int64_t>& shape, Pair kernel,
@@ -49,9 +28,8 @@ Pool2dGeometry geometry_of(const char* op, const std::vector<std::int64_t>& shap
         if (shape[i] < 0)
             throw py::value_error(std::string(op) + ": negative input size " +
                                   std::to_string(shape[i]));
-        if (shape[i] != 0 && planes > std::numeric_limits<std::int64_t>::max() / shape[i])
+        if (!mul_fits(planes, shape[i], planes))
             throw std::length_error(std::string(op) + ": sizes are too large");
-        planes *= shape[i];
     }
     return pool2d_geometry(op, planes, shape[shape.size() - 2], shape.back(), kernel[0], kernel[1],
                            stride[0], stride[1], padding[0], padding[1], padding[2], padding[3],
@@ -66,6 +44,24 @@ std::vector<std::int64_t> output_shape(const std::vector<std::int64_t>& shape,
     return out;
 }
 
+// A forward call's checked input x [..., H, W]: its dtype, data, shape and pooling geometry.
+struct PoolInput {
+    DType dtype;
+    const void* data;
+    std::vector<std::int64_t> shape;
+    Pool2dGeometry g;
+};
+
+PoolInput pool_input(const char* op, const py::array& x, Pair kernel, Pair stride, Quad padding,
+                     Pair dilation) {
+    PoolInput in;
+    in.dtype = float_dtype_of(x, op, "x");
+    in.data = checked_data(x, in.dtype, -1, op, "x");
+    in.shape = shape_of(x);
+    in.g = geometry_of(op, in.shape, kernel, stride, padding, dilation);
+    return in;
+}
+
 void check_grad_shape(const char* op, const py::array& grad_out,
                       const std::vector<std::int64_t>& expected) {
     if (shape_of(grad_out) != expected)
@@ -76,16 +72,13 @@ void check_grad_shape(const char* op, const py::array& grad_out,
 py::tuple max_forward_py(const py::array& x, Pair kernel, Pair stride, Quad padding, Pair dilation,
                          bool with_argmax) {
     const char* op = "max_pool2d";
-    DType dtype = float_dtype(x, op, "x");
-    const void* data = checked_data(x, dtype, -1, op, "x");
-    std::vector<std::int64_t> shape = shape_of(x);
-    Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
+    const auto [dtype, data, shape, g] = pool_input(op, x, kernel, stride, padding, dilation);
     std::vector<std::int64_t> out_shape = output_shape(shape, g);
-    py::array out = allocate(out_shape, dtype, op);
+    py::array out = allocate_array(out_shape, dtype, op);
     py::object argmax = py::none();
     std::int64_t* argmax_data = nullptr;
     if (with_argmax) {
-        py::array indices = allocate(out_shape, DType::int64, op);
+        py::array indices = allocate_array(out_shape, DType::int64, op);
         argmax_data = static_cast<std::int64_t*>(indices.mutable_data());
         argmax = indices;
     }
@@ -107,7 +100,7 @@ py::array max_backward_py(const py::array& grad_out, const py::array& argmax,
                           const std::vector<std::int64_t>& shape, Pair kernel, Pair stride,
                           Quad padding, Pair dilation) {
     const char* op = "max_pool2d";
-    DType dtype = float_dtype(grad_out, op, "grad_out");
+    DType dtype = float_dtype_of(grad_out, op, "grad_out");
     Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
     std::vector<std::int64_t> out_shape = output_shape(shape, g);
     const void* data = checked_data(grad_out, dtype, int(shape.size()), op, "grad_out");
@@ -115,7 +108,7 @@ py::array max_backward_py(const py::array& grad_out, const py::array& argmax,
     check_grad_shape(op, grad_out, out_shape);
     if (shape_of(argmax) != out_shape)
         throw py::value_error("max_pool2d: argmax does not have the pooled shape");
-    py::array grad_x = allocate(shape, dtype, op);
+    py::array grad_x = allocate_array(shape, dtype, op);
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;
@@ -134,11 +127,8 @@ py::array max_backward_py(const py::array& grad_out, const py::array& argmax,
 py::array avg_forward_py(const py::array& x, Pair kernel, Pair stride, Quad padding,
                          Pair dilation) {
     const char* op = "avg_pool2d";
-    DType dtype = float_dtype(x, op, "x");
-    const void* data = checked_data(x, dtype, -1, op, "x");
-    std::vector<std::int64_t> shape = shape_of(x);
-    Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
-    py::array out = allocate(output_shape(shape, g), dtype, op);
+    const auto [dtype, data, shape, g] = pool_input(op, x, kernel, stride, padding, dilation);
+    py::array out = allocate_array(output_shape(shape, g), dtype, op);
     void* out_data = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -155,11 +145,11 @@ py::array avg_forward_py(const py::array& x, Pair kernel, Pair stride, Quad padd
 py::array avg_backward_py(const py::array& grad_out, const std::vector<std::int64_t>& shape,
                           Pair kernel, Pair stride, Quad padding, Pair dilation) {
     const char* op = "avg_pool2d";
-    DType dtype = float_dtype(grad_out, op, "grad_out");
+    DType dtype = float_dtype_of(grad_out, op, "grad_out");
     Pool2dGeometry g = geometry_of(op, shape, kernel, stride, padding, dilation);
     const void* data = checked_data(grad_out, dtype, int(shape.size()), op, "grad_out");
     check_grad_shape(op, grad_out, output_shape(shape, g));
-    py::array grad_x = allocate(shape, dtype, op);
+    py::array grad_x = allocate_array(shape, dtype, op);
     void* grad_data = grad_x.mutable_data();
     {
         py::gil_scoped_release release;

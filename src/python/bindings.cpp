@@ -37,6 +37,17 @@ py::array new_array(const std::vector<std::int64_t>& shape, DType dtype, const c
     return py::array(py::dtype(dtype_name(dtype)), dims, strides, buffer->data(), owner);
 }
 
+py::array allocate_array(const std::vector<std::int64_t>& shape, DType dtype, const char* op) {
+    try {
+        return new_array(shape, dtype, op);
+    } catch (const std::bad_alloc&) {
+        std::string dims;
+        for (std::int64_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+        throw std::length_error(std::string(op) + ": out of memory for an array of shape (" + dims +
+                                ")");
+    }
+}
+
 DType dtype_of(const py::array& a, const char* op, const char* name) {
     char kind = a.dtype().kind();
     py::ssize_t size = a.itemsize();
@@ -48,6 +59,14 @@ DType dtype_of(const py::array& a, const char* op, const char* name) {
     throw py::type_error(std::string(op) + ": " + name +
                          " must be float32, float64, int32, int64 or bool, got " +
                          std::string(py::str(a.dtype())));
+}
+
+DType float_dtype_of(const py::array& a, const char* op, const char* name) {
+    DType dtype = dtype_of(a, op, name);
+    if (dtype != DType::float32 && dtype != DType::float64)
+        throw py::type_error(std::string(op) + ": " + name + " must be float32 or float64, got " +
+                             dtype_name(dtype));
+    return dtype;
 }
 
 void* checked_data(const py::array& a, DType dtype, int ndim, const char* op, const char* name,
