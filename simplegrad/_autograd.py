@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any, Optional
 
@@ -176,6 +177,22 @@ def _as_gradient(grad: Any, op: str) -> np.ndarray:
     return grad
 
 
+def _is_unshared(g: np.ndarray, like: np.ndarray) -> bool:
+    """Whether `g` can become a leaf's .grad as is: writeable, C-contiguous, the leaf's shape and
+    dtype, the sole view of its own core buffer, and referred to only by the backward loop's `g`
+    (CPython reference counts: that local, plus the argument here and getrefcount's own)."""
+    base = g.base
+    return (
+        type(base) is _core.Buffer
+        and g.flags.writeable
+        and g.flags.c_contiguous
+        and g.shape == like.shape
+        and g.dtype == like.dtype
+        and sys.getrefcount(g) <= 3
+        and sys.getrefcount(base) <= 3
+    )
+
+
 def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
     """Runs reverse-mode differentiation from `root`, accumulating into the leaves' `.grad`."""
     if not root.comp_grad:
@@ -212,7 +229,10 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
         if g is None:
             continue
         if type(item) is not Node:
-            item._accumulate_grad(g)
+            if item._grad is None and _is_unshared(g, item._values):
+                item._grad = g  # a fresh array nothing else refers to: adopted, not copied
+            else:
+                item._accumulate_grad(g)
             continue
         node = item
         if node.released:
@@ -255,3 +275,4 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                 grads[id(parent)] = total
         if not retain_graph:
             node.release()
+        input_grads = parent_grad = None  # drop references so _is_unshared sees the true count

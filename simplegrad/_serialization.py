@@ -14,7 +14,16 @@ __all__ = ["save", "load"]
 _SEP = "/"
 
 
-def _path(path: Any, op: str) -> str:
+def npz_path(path: Any, op: str) -> str:
+    """`path` as a string, with the `.npz` suffix NumPy's savez adds when it is missing.
+
+    Args:
+        path: a str or os.PathLike. op: the op name that starts the TypeError message.
+
+    Example:
+        >>> npz_path("model", "save")
+        'model.npz'
+    """
     try:
         path = os.fspath(path)
     except TypeError:
@@ -22,6 +31,29 @@ def _path(path: Any, op: str) -> str:
             f"{op}: path must be a str or os.PathLike, got {type(path).__name__}"
         ) from None
     return path if str(path).endswith(".npz") else f"{path}.npz"
+
+
+def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
+    """The arrays of the `.npz` file at `path` (suffix added when missing), never unpickling.
+
+    Args:
+        path: a str or os.PathLike. what: the kind of file expected, named in the ValueError
+            ("load: '<path>' is not a simplegrad .npz <what>: ...").
+
+    Raises:
+        FileNotFoundError, ValueError (not an .npz file), both starting with "load:".
+
+    Example:
+        >>> arrays = read_npz("model.npz", "file")
+    """
+    path = npz_path(path, "load")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load: no such file '{path}'") from None
+    except ValueError as error:
+        raise ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {error}") from None
 
 
 def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
@@ -89,7 +121,7 @@ def save(obj: Any, path: Any) -> None:
         raise TypeError(f"save: expected a dict of arrays or a Module, got {type(obj).__name__}")
     flat: Dict[str, np.ndarray] = {}
     _flatten(obj, "", flat)
-    np.savez(_path(path, "save"), **flat)
+    np.savez(npz_path(path, "save"), **flat)
 
 
 def load(path: Any) -> Dict[str, Any]:
@@ -99,12 +131,4 @@ def load(path: Any) -> Dict[str, Any]:
     Example:
         >>> state = sg.load("model.npz"); model.load_state_dict(state)
     """
-    path = _path(path, "load")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            flat = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"load: no such file '{path}'") from None
-    except ValueError as error:
-        raise ValueError(f"load: '{path}' is not a simplegrad .npz file: {error}") from None
-    return _unflatten(flat)
+    return _unflatten(read_npz(path, "file"))

@@ -13,9 +13,7 @@ inline bool add_fits(std::int64_t a, std::int64_t b, std::int64_t& result) {
 #if defined(__GNUC__) || defined(__clang__)
     return !__builtin_add_overflow(a, b, &result);
 #else
-    constexpr std::int64_t hi = std::numeric_limits<std::int64_t>::max();
-    constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min();
-    if ((b > 0 && a > hi - b) || (b < 0 && a < lo - b)) return false;
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return false;
     result = a + b;
     return true;
 #endif
@@ -26,11 +24,9 @@ inline bool mul_fits(std::int64_t a, std::int64_t b, std::int64_t& result) {
 #if defined(__GNUC__) || defined(__clang__)
     return !__builtin_mul_overflow(a, b, &result);
 #else
-    constexpr std::int64_t hi = std::numeric_limits<std::int64_t>::max();
-    constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min();
     const bool fits = a == 0 || b == 0 ||
-                      (a > 0 ? (b > 0 ? a <= hi / b : b >= lo / a)
-                             : (b > 0 ? a >= lo / b : a >= hi / b));
+                      (a > 0 ? (b > 0 ? a <= INT64_MAX / b : b >= INT64_MIN / a)
+                             : (b > 0 ? a >= INT64_MIN / b : a >= INT64_MAX / b));
     if (fits) result = a * b;
     return fits;
 #endif

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
 from .. import _memory, _settings
+from .._serialization import npz_path, read_npz
 from .._tensor import Tensor
 
 __all__ = ["Module"]
-
-
-def _npz_path(path: Any, op: str) -> str:
-    """`path` as a string, with the `.npz` suffix NumPy's savez adds when it is missing."""
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(
-            f"{op}: path must be a str or os.PathLike, got {type(path).__name__}"
-        ) from None
-    if not str(path).endswith(".npz"):
-        path = f"{path}.npz"
-    return path
 
 
 class Module:
@@ -283,21 +270,11 @@ class Module:
 
     def save(self, path: Any) -> None:
         """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing)."""
-        np.savez(_npz_path(path, "save"), **self.state_dict())
+        np.savez(npz_path(path, "save"), **self.state_dict())
 
     def load(self, path: Any) -> None:
         """Reads a `.npz` file written by `save` into this module (no pickle: runs no code)."""
-        path = _npz_path(path, "load")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                state = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise FileNotFoundError(f"load: no such file '{path}'") from None
-        except ValueError as error:
-            raise ValueError(
-                f"load: '{path}' is not a simplegrad .npz state file: {error}"
-            ) from None
-        self.load_state_dict(state)
+        self.load_state_dict(read_npz(path, "state file"))
 
 
 def new_buffer(shape: Any, dtype: str, fill: float) -> np.ndarray:

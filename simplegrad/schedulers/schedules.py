@@ -10,8 +10,36 @@ from .base import Scheduler, check_int, check_number
 __all__ = ["LinearLR", "ExponentialLR", "StepLR", "CosineAnnealingLR"]
 
 
-def _count_given(op: str, **values: Any) -> int:
-    return sum(v is not None for v in values.values())
+def _checked_ends(op: str, start_lr: Any, end_lr: Any, total_steps: Any,
+                  strict: bool) -> tuple:
+    """(start_lr, end_lr, total_steps) checked where given (None stays None): the lrs numbers
+    >= 0 (> 0 when strict), total_steps a positive int."""
+    if start_lr is not None:
+        start_lr = check_number(start_lr, "start_lr", op, strict=strict)
+    if end_lr is not None:
+        end_lr = check_number(end_lr, "end_lr", op, strict=strict)
+    if total_steps is not None:
+        total_steps = check_int(total_steps, "total_steps", op)
+    return start_lr, end_lr, total_steps
+
+
+def _endless(op: str, rate_name: str, start_lr: Any, end_lr: Any, total_steps: Any,
+             rate: Any) -> bool:
+    """True when only start_lr and the rate are given (an endless schedule), False when exactly
+    three of the four are; a ValueError naming `op` otherwise."""
+    given = sum(v is not None for v in (start_lr, end_lr, total_steps, rate))
+    if given == 4:
+        raise ValueError(
+            f"{op}: give three of start_lr, end_lr, total_steps, {rate_name}, not all four"
+        )
+    if given == 2 and start_lr is not None and rate is not None:
+        return True
+    if given != 3:
+        raise ValueError(
+            f"{op}: give three of start_lr, end_lr, total_steps, {rate_name} "
+            f"(or start_lr and {rate_name} for an endless schedule)"
+        )
+    return False
 
 
 def _derived_steps(value: float, op: str) -> int:
@@ -23,7 +51,20 @@ def _derived_steps(value: float, op: str) -> int:
     return round(value)
 
 
-class LinearLR(Scheduler):
+class _ClosedForm(Scheduler):
+    """A schedule given by `lr_at(t)`: each `step()` advances one step and applies its lr."""
+
+    def lr_at(self, t: int) -> float:
+        """The learning rate after t steps."""
+        raise NotImplementedError(f"{type(self).__name__}.lr_at is not implemented")
+
+    def step(self) -> None:
+        """Advances one step and sets the lr."""
+        self.step_count += 1
+        self._apply(self.lr_at(self.step_count))
+
+
+class LinearLR(_ClosedForm):
     """Changes the lr linearly: lr_t = start_lr + rate * t, reaching end_lr exactly at
     t = total_steps
     and staying there.
@@ -47,28 +88,11 @@ class LinearLR(Scheduler):
     ) -> None:
         super().__init__(optimizer)
         op = "LinearLR"
-        if start_lr is not None:
-            start_lr = check_number(start_lr, "start_lr", op)
-        if end_lr is not None:
-            end_lr = check_number(end_lr, "end_lr", op)
-        if total_steps is not None:
-            total_steps = check_int(total_steps, "total_steps", op)
+        start_lr, end_lr, total_steps = _checked_ends(op, start_lr, end_lr, total_steps, False)
         if rate is not None:
             rate = check_number(rate, "rate", op, minimum=-math.inf)
-        given = _count_given(
-            op, start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, rate=rate
-        )
-        if given == 4:
-            raise ValueError(
-                f"{op}: give three of start_lr, end_lr, total_steps, rate, not all four"
-            )
-        if given == 2 and start_lr is not None and rate is not None:
+        if _endless(op, "rate", start_lr, end_lr, total_steps, rate):
             total_steps = math.inf
-        elif given != 3:
-            raise ValueError(
-                f"{op}: give three of start_lr, end_lr, total_steps, rate "
-                "(or start_lr and rate for an endless schedule)"
-            )
         elif rate is None:
             rate = (end_lr - start_lr) / total_steps
         elif total_steps is None:
@@ -93,13 +117,8 @@ class LinearLR(Scheduler):
             return self.end_lr
         return self.start_lr + self.rate * t
 
-    def step(self) -> None:
-        """Advances one step and sets the lr."""
-        self.step_count += 1
-        self._apply(self.lr_at(self.step_count))
 
-
-class ExponentialLR(Scheduler):
+class ExponentialLR(_ClosedForm):
     """Multiplies the lr by gamma each step: lr_t = start_lr * gamma**t, reaching end_lr exactly at
     t = total_steps and staying there.
 
@@ -129,28 +148,11 @@ class ExponentialLR(Scheduler):
         if gamma is not None and rate is not None and gamma != rate:
             raise ValueError(f"{op}: gamma={gamma!r} and rate={rate!r} disagree; give one of them")
         gamma = gamma if gamma is not None else rate
-        if start_lr is not None:
-            start_lr = check_number(start_lr, "start_lr", op, strict=True)
-        if end_lr is not None:
-            end_lr = check_number(end_lr, "end_lr", op, strict=True)
-        if total_steps is not None:
-            total_steps = check_int(total_steps, "total_steps", op)
+        start_lr, end_lr, total_steps = _checked_ends(op, start_lr, end_lr, total_steps, True)
         if gamma is not None:
             gamma = check_number(gamma, "gamma", op, strict=True)
-        given = _count_given(
-            op, start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, gamma=gamma
-        )
-        if given == 4:
-            raise ValueError(
-                f"{op}: give three of start_lr, end_lr, total_steps, gamma, not all four"
-            )
-        if given == 2 and start_lr is not None and gamma is not None:
+        if _endless(op, "gamma", start_lr, end_lr, total_steps, gamma):
             total_steps = math.inf
-        elif given != 3:
-            raise ValueError(
-                f"{op}: give three of start_lr, end_lr, total_steps, gamma "
-                "(or start_lr and gamma for an endless schedule)"
-            )
         elif gamma is None:
             gamma = (end_lr / start_lr) ** (1.0 / total_steps)
         elif total_steps is None:
@@ -180,13 +182,8 @@ class ExponentialLR(Scheduler):
             return self.end_lr
         return self.start_lr * self.gamma**t
 
-    def step(self) -> None:
-        """Advances one step and sets the lr."""
-        self.step_count += 1
-        self._apply(self.lr_at(self.step_count))
 
-
-class StepLR(Scheduler):
+class StepLR(_ClosedForm):
     """Multiplies the lr by gamma every `step_size` steps: lr_t = base_lr * gamma**(t // step_size),
     with base_lr the optimizer's lr when the scheduler is created.
 
@@ -203,11 +200,6 @@ class StepLR(Scheduler):
     def lr_at(self, t: int) -> float:
         """The learning rate after t steps."""
         return self.base_lr * self.gamma ** (t // self.step_size)
-
-    def step(self) -> None:
-        """Advances one step and sets the lr."""
-        self.step_count += 1
-        self._apply(self.lr_at(self.step_count))
 
 
 class CosineAnnealingLR(Scheduler):
