@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -46,8 +45,7 @@ def _torch():
     return torch
 
 
-def interleaved_medians(runs: dict, repeats: int, budget_s: float = 30.0,
-                        warmup: int = 2) -> dict:
+def interleaved_medians(runs: dict, repeats: int, budget_s: float = 30.0, warmup: int = 2) -> dict:
     """Median wall time (ms) of each callable, timed round-robin so load changes hit all alike."""
     for run in runs.values():
         for _ in range(warmup):
@@ -82,7 +80,7 @@ def section_gemm(quick: bool, threads: int) -> dict:
         at, bt = sg.Tensor(a), sg.Tensor(b)
         c_np = np.empty((n, n), np.float32)
         reps = 3 if quick else (9 if n < 2048 else 5)
-        rounds = 2 if quick else 3
+        rounds = 2 if quick else 5
 
         def sg_run(at=at, bt=bt):
             with sg.no_grad():
@@ -106,80 +104,106 @@ def section_gemm(quick: bool, threads: int) -> dict:
                 sink.append(statistics.median(samples))
         err = float(np.abs(sg_run().values - a @ b).max() / np.abs(a @ b).max())
         gflop = 2.0 * n**3 / 1e9
-        rows.append({"n": n, "sg_gflops": gflop / statistics.median(sg_rounds),
-                     "np_gflops": gflop / statistics.median(np_rounds), "err": err})
+        rows.append(
+            {
+                "n": n,
+                "sg_gflops": gflop / statistics.median(sg_rounds),
+                "np_gflops": gflop / statistics.median(np_rounds),
+                "sg_best": gflop / min(sg_rounds),
+                "np_best": gflop / min(np_rounds),
+                "err": err,
+            }
+        )
     return {"rows": rows}
 
 
-def section_conv(quick: bool, threads: int) -> dict:
-    """conv2d forward+backward (dx, dw, db) medians on the nine shapes, simplegrad vs PyTorch."""
+def _conv_shape(shape: tuple, quick: bool) -> dict:
+    """Medians (ms) of one conv2d forward+backward shape, simplegrad and (when importable) PyTorch."""
     import numpy as np
 
     import simplegrad as sg
 
     torch = _torch()
-    shapes = CONV_SHAPES[:4] + [CONV_SHAPES[7]] if quick else CONV_SHAPES
-    rows = []
-    for shape in shapes:
-        n, c, h, wd, o, k, stride, pad = shape
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((n, c, h, wd), dtype=np.float32)
-        w = rng.standard_normal((o, c, k, k), dtype=np.float32) * 0.1
-        b = rng.standard_normal(o, dtype=np.float32)
-        ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
-        dy = rng.standard_normal((n, o, ho, wo), dtype=np.float32)
-        flops = 2.0 * n * o * c * k * k * ho * wo
-        xs, ws, bs, dys = sg.Tensor(x), sg.Tensor(w), sg.Tensor(b), sg.Tensor(dy)
+    n, c, h, wd, o, k, stride, pad = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, wd), dtype=np.float32)
+    w = rng.standard_normal((o, c, k, k), dtype=np.float32) * 0.1
+    b = rng.standard_normal(o, dtype=np.float32)
+    ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    dy = rng.standard_normal((n, o, ho, wo), dtype=np.float32)
+    flops = 2.0 * n * o * c * k * k * ho * wo
+    xs, ws, bs, dys = sg.Tensor(x), sg.Tensor(w), sg.Tensor(b), sg.Tensor(dy)
+    for t in (xs, ws, bs):
+        t.requires_grad = True
+
+    def sg_fb():
         for t in (xs, ws, bs):
-            t.requires_grad = True
+            t.grad = None
+        sg.conv2d(xs, ws, bs, stride=stride, padding=pad).backward(dys)
 
-        def sg_fb():
-            for t in (xs, ws, bs):
+    runs = {"sg": sg_fb}
+    if torch is not None:
+        xt = torch.from_numpy(x).requires_grad_(True)
+        wt = torch.from_numpy(w).requires_grad_(True)
+        bt = torch.from_numpy(b).requires_grad_(True)
+        dyt = torch.from_numpy(dy)
+
+        def torch_fb():
+            for t in (xt, wt, bt):
                 t.grad = None
-            sg.conv2d(xs, ws, bs, stride=stride, padding=pad).backward(dys)
+            torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad).backward(dyt)
 
-        runs = {"sg": sg_fb}
-        if torch is not None:
-            xt = torch.from_numpy(x).requires_grad_(True)
-            wt = torch.from_numpy(w).requires_grad_(True)
-            bt = torch.from_numpy(b).requires_grad_(True)
-            dyt = torch.from_numpy(dy)
+        runs["torch"] = torch_fb
+        sg_fb()
+        torch_fb()  # correctness guard: a benchmark of a wrong answer is worthless
+        for ours, theirs in ((xs.grad, xt.grad), (ws.grad, wt.grad), (bs.grad, bt.grad)):
+            ref = theirs.numpy()
+            assert np.abs(np.asarray(ours) - ref).max() <= 1e-3 * (np.abs(ref).max() + 1e-6), (
+                f"conv2d gradient mismatch on {shape}"
+            )
+    big = flops > 1e9
+    repeats = 3 if quick else (7 if big else 21)
+    medians = interleaved_medians(
+        runs, repeats, budget_s=8 if quick else 25, warmup=1 if big else 3
+    )
+    return {
+        "shape": list(shape),
+        "flops": flops,
+        "sg_ms": medians["sg"],
+        "torch_ms": medians.get("torch"),
+    }
 
-            def torch_fb():
-                for t in (xt, wt, bt):
-                    t.grad = None
-                torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad).backward(dyt)
 
-            runs["torch"] = torch_fb
-            sg_fb()
-            torch_fb()  # correctness guard: a benchmark of a wrong answer is worthless
-            for ours, theirs in ((xs.grad, xt.grad), (ws.grad, wt.grad), (bs.grad, bt.grad)):
-                ref = theirs.numpy()
-                assert np.abs(np.asarray(ours) - ref).max() <= 1e-3 * (np.abs(ref).max() + 1e-6), (
-                    f"conv2d gradient mismatch on {shape}")
-        big = flops > 1e9
-        repeats = 3 if quick else (5 if big else 15)
-        medians = interleaved_medians(runs, repeats, budget_s=8 if quick else 25, warmup=1 if big else 3)
-        rows.append({"shape": list(shape), "flops": flops, "sg_ms": medians["sg"],
-                     "torch_ms": medians.get("torch")})
-    return {"rows": rows}
+def section_conv(quick: bool, threads: int) -> dict:
+    """conv2d forward+backward (dx, dw, db) medians on the nine shapes, simplegrad vs PyTorch."""
+    shapes = CONV_SHAPES[:4] + [CONV_SHAPES[7]] if quick else CONV_SHAPES
+    return {"rows": [_conv_shape(shape, quick) for shape in shapes]}
 
 
 def _sg_models():
-    import simplegrad.nn as nn
+    from simplegrad import nn
 
     sys.path.insert(0, os.path.join(HERE, "..", "examples"))
     from train_digits import build_model
 
     def cnn():
         return nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 8 * 8, 512), nn.ReLU(), nn.Linear(512, 10))
+            nn.Conv2d(3, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 8 * 8, 512),
+            nn.ReLU(),
+            nn.Linear(512, 10),
+        )
 
     def mlp():
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                             nn.Linear(128, 10))
+        return nn.Sequential(
+            nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+        )
 
     return {"lenet": lambda: build_model(8), "cnn": cnn, "mlp": mlp}
 
@@ -189,18 +213,33 @@ def _torch_models(torch):
 
     def lenet():
         return tnn.Sequential(
-            tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.Flatten(), tnn.Linear(64 * 4 * 4, 10))
+            tnn.Conv2d(1, 32, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Conv2d(32, 64, 3, padding=1),
+            tnn.ReLU(),
+            tnn.Flatten(),
+            tnn.Linear(64 * 4 * 4, 10),
+        )
 
     def cnn():
         return tnn.Sequential(
-            tnn.Conv2d(3, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Flatten(), tnn.Linear(64 * 8 * 8, 512), tnn.ReLU(), tnn.Linear(512, 10))
+            tnn.Conv2d(3, 32, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Conv2d(32, 64, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Flatten(),
+            tnn.Linear(64 * 8 * 8, 512),
+            tnn.ReLU(),
+            tnn.Linear(512, 10),
+        )
 
     def mlp():
-        return tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(),
-                              tnn.Linear(128, 10))
+        return tnn.Sequential(
+            tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10)
+        )
 
     return {"lenet": lenet, "cnn": cnn, "mlp": mlp}
 
@@ -227,7 +266,7 @@ def _make_steps(model_name: str, batch: int, sample_shape: tuple, use_torch: boo
     sg.seed(0)
     model = _sg_models()[model_name]()
     optimizer = sg.opt.Adam(model, lr=1e-3)
-    xs = sg.Tensor(x)
+    xs = sg.Tensor(x, comp_grad=False)  # as sg.data.DataLoader yields batches
 
     def sg_step():
         loss = sg.ce_loss(model(xs), y)
@@ -263,9 +302,17 @@ def section_train(quick: bool, threads: int) -> dict:
         runs = {"sg": sg_step}
         if torch_step is not None:
             runs["torch"] = torch_step
-        medians = interleaved_medians(runs, 5 if quick else 30, budget_s=5 if quick else 20, warmup=5)
-        rows.append({"label": label, "model": model_name, "sg_ms": medians["sg"],
-                     "torch_ms": medians.get("torch")})
+        medians = interleaved_medians(
+            runs, 5 if quick else 40, budget_s=5 if quick else 30, warmup=5
+        )
+        rows.append(
+            {
+                "label": label,
+                "model": model_name,
+                "sg_ms": medians["sg"],
+                "torch_ms": medians.get("torch"),
+            }
+        )
     return {"rows": rows}
 
 
@@ -302,8 +349,10 @@ def section_overhead(quick: bool, threads: int) -> dict:
 
         runs["torch"] = torch_graph
     medians = interleaved_medians(runs, 5 if quick else 21, warmup=3)
-    return {"sg_us": 1e3 * medians["sg"] / inner,
-            "torch_us": 1e3 * medians["torch"] / inner if "torch" in medians else None}
+    return {
+        "sg_us": 1e3 * medians["sg"] / inner,
+        "torch_us": 1e3 * medians["torch"] / inner if "torch" in medians else None,
+    }
 
 
 def section_conv_memory(quick: bool, threads: int) -> dict:
@@ -328,8 +377,12 @@ def section_conv_memory(quick: bool, threads: int) -> dict:
     tensors = [x, wt, bias, dy, y]
     grads = [x.grad, wt.grad, bias.grad]
     needed = sum(np.asarray(t).nbytes for t in tensors) + sum(np.asarray(g).nbytes for g in grads)
-    return {"shape": [n, c, h, w, o, k], "peak_bytes": peak, "base_bytes": base,
-            "needed_bytes": needed}
+    return {
+        "shape": [n, c, h, w, o, k],
+        "peak_bytes": peak,
+        "base_bytes": base,
+        "needed_bytes": needed,
+    }
 
 
 def section_rss(quick: bool, threads: int, library: str) -> dict:
@@ -344,14 +397,21 @@ def section_rss(quick: bool, threads: int, library: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for _ in range(steps):
         step()
-    return {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_before_mb": before}
+    return {
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": before,
+    }
 
 
-SECTIONS = {"gemm": section_gemm, "conv": section_conv, "train": section_train,
-            "overhead": section_overhead, "conv_memory": section_conv_memory,
-            "rss_sg": lambda q, t: section_rss(q, t, "sg"),
-            "rss_torch": lambda q, t: section_rss(q, t, "torch")}
+SECTIONS = {
+    "gemm": section_gemm,
+    "conv": section_conv,
+    "train": section_train,
+    "overhead": section_overhead,
+    "conv_memory": section_conv_memory,
+    "rss_sg": lambda q, t: section_rss(q, t, "sg"),
+    "rss_torch": lambda q, t: section_rss(q, t, "torch"),
+}
 
 
 def run_child(section: str, quick: bool, threads: int) -> None:
@@ -368,24 +428,36 @@ def run_section(section: str, quick: bool, threads: int) -> dict:
     env = dict(os.environ)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
-    command = [sys.executable, os.path.abspath(__file__), "--child", section,
-               "--threads", str(threads)] + (["--quick"] if quick else [])
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        section,
+        "--threads",
+        str(threads),
+    ] + (["--quick"] if quick else [])
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"run_all: section {section} failed:\n{result.stderr}")
     print(f"  {section}: {time.perf_counter() - start:.1f} s", flush=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main(argv: Optional[list] = None) -> None:
+def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer shapes and repeats")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ghz", type=float, default=3.66,
-                        help="clock for the FMA peak (the issue's machine: 3.66 GHz boost)")
+    parser.add_argument(
+        "--ghz",
+        type=float,
+        default=3.66,
+        help="clock for the FMA peak (the issue's machine: 3.66 GHz boost)",
+    )
     parser.add_argument("--out-dir", default=HERE, help="where RESULTS.md and the chart go")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="print these sections only")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(SECTIONS), help="print these sections only"
+    )
     parser.add_argument("--child", choices=list(SECTIONS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -402,8 +474,13 @@ def main(argv: Optional[list] = None) -> None:
     results = {}
     for section in SECTIONS:
         results[section] = run_section(section, args.quick, args.threads)
-    text = write_report(results, machine_info(args.threads, args.ghz), args.out_dir, args.quick,
-                        time.perf_counter() - start)
+    text = write_report(
+        results,
+        machine_info(args.threads, args.ghz),
+        args.out_dir,
+        args.quick,
+        time.perf_counter() - start,
+    )
     print(text)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Buffer', 'avg_pool2d_backward', 'avg_pool2d_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'owner_of', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
+__all__: list[str] = ['Buffer', 'adam_update', 'avg_pool2d_backward', 'avg_pool2d_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'owner_of', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
 class Buffer:
     """
     64-byte-aligned storage block of the core; NumPy views it without copying
@@ -22,6 +22,10 @@ class Buffer:
     @property
     def nbytes(self) -> int:
         ...
+def adam_update(p: numpy.ndarray, g: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, beta_1: typing.SupportsFloat | typing.SupportsIndex, beta_2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, v_scale: typing.SupportsFloat | typing.SupportsIndex, step_scale: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    Fused Adam step in place: m, v moments and p (C-contiguous arrays of one shape/dtype).
+    """
 def avg_pool2d_backward(grad_out: numpy.ndarray, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], kernel: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], stride: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], padding: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(4)"], dilation: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"] = [1, 1]) -> numpy.ndarray:
     """
     Gradient w.r.t. x (of `shape`) of avg_pool2d_forward.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "buffer.hpp"
+#include "checked_math.hpp"
 #include "gemm.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
@@ -21,7 +22,10 @@ namespace sg {
 namespace {
 
 // Most bytes of im2col columns one thread holds; larger images are processed in column tiles.
-constexpr std::int64_t kColumnScratchBytes = std::int64_t(8) << 20;
+constexpr std::int64_t kColumnScratchBytes = std::int64_t(2) << 20;
+// Most bytes of one group of small images side by side (im2col columns and staged outputs): small
+// images are where one wide GEMM beats many narrow ones, and their tensors are small anyway.
+constexpr std::int64_t kGroupScratchBytes = std::int64_t(8) << 20;
 // Forward GEMMs see at least this many columns where possible: images with fewer output pixels are
 // put side by side in one im2col matrix (one GEMM per group of images, results copied out).
 constexpr std::int64_t kGroupColumns = 1024;
@@ -34,28 +38,11 @@ constexpr std::int64_t kWeightGradChunks = 8;
     throw std::invalid_argument("conv2d: " + message);
 }
 
-std::int64_t checked_add(std::int64_t a, std::int64_t b) {
-    std::int64_t r;
-    if (__builtin_add_overflow(a, b, &r)) throw std::length_error("conv2d: sizes overflow int64");
-    return r;
-}
-
-std::int64_t checked_mul(std::int64_t a, std::int64_t b) {
-    std::int64_t r;
-    if (__builtin_mul_overflow(a, b, &r)) throw std::length_error("conv2d: sizes overflow int64");
-    return r;
-}
+std::int64_t checked_add(std::int64_t a, std::int64_t b) { return sg::checked_add(a, b, "conv2d"); }
+std::int64_t checked_mul(std::int64_t a, std::int64_t b) { return sg::checked_mul(a, b, "conv2d"); }
 
 std::string pair(std::int64_t a, std::int64_t b) {
     return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
-}
-
-int thread_index() {
-#ifdef SIMPLEGRAD_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 // Runs body(i, thread) for i in [0, count) on `threads` threads (dynamic schedule); the first
@@ -77,6 +64,18 @@ void parallel_for(std::int64_t count, int threads, Body&& body) {
         }
     }
     if (error) std::rethrow_exception(error);
+}
+
+// Runs body(b, inner) for the `count` images of one block: spread over the images (one parallel
+// region, inner = 1) when there are `threads` > 1 and several images, else on the images in turn
+// with `threads` inside each. A parallel region per small image costs more than the image's work.
+template <typename Body>
+void for_images(std::int64_t count, int threads, Body&& body) {
+    if (threads > 1 && count > 1) {
+        parallel_for(count, threads, [&](std::int64_t b, int) { body(b, 1); });
+    } else {
+        for (std::int64_t b = 0; b < count; ++b) body(b, threads);
+    }
 }
 
 // A 1x1 kernel with unit stride and no padding reads x directly as its im2col matrix [C, H*W].
@@ -106,7 +105,7 @@ std::int64_t images_per_gemm(const Conv2dGeometry& g) {
     if (is_pointwise(g) || 2 * pixels > kGroupColumns) return 1;
     const std::int64_t row_bytes =
         std::max<std::int64_t>(1, g.cols_rows() + g.out_channels) * std::int64_t(sizeof(T));
-    const std::int64_t fit = kColumnScratchBytes / row_bytes;
+    const std::int64_t fit = kGroupScratchBytes / row_bytes;
     return std::max<std::int64_t>(1, std::min({g.batch, kGroupColumns / pixels, fit / pixels}));
 }
 
@@ -161,9 +160,10 @@ void forward_grouped(const Conv2dGeometry& g, const T* x, const T* weight, const
         const std::int64_t width = count * pixels;
         T* cols = scratch.as<T>() + worker * per_worker;
         T* staging = cols + g.cols_rows() * width;
-        for (std::int64_t b = 0; b < count; ++b)
-            im2col(g, x + (first + b) * image, pad_value, 0, pixels, cols + b * pixels, inner,
-                   width);
+        for_images(count, inner, [&](std::int64_t b, int threads_in) {
+            im2col(g, x + (first + b) * image, pad_value, 0, pixels, cols + b * pixels,
+                   threads_in, width);
+        });
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
             T* c = staging + grp * og * width;
             if (rows_g == 0)
@@ -172,13 +172,14 @@ void forward_grouped(const Conv2dGeometry& g, const T* x, const T* weight, const
                 gemm(false, false, og, width, rows_g, T(1), weight + grp * og * rows_g, rows_g,
                      cols + grp * rows_g * width, width, T(0), c, width, inner);
         }
-        for (std::int64_t b = 0; b < count; ++b)
+        for_images(count, inner, [&](std::int64_t b, int) {
             for (std::int64_t o = 0; o < g.out_channels; ++o) {
                 const T* from = staging + o * width + b * pixels;
                 T* to = y + ((first + b) * g.out_channels + o) * pixels;
                 const T value = bias != nullptr ? bias[o] : T(0);
                 for (std::int64_t p = 0; p < pixels; ++p) to[p] = from[p] + value;
             }
+        });
     };
     if (over_groups) {
         parallel_for(group_count, threads,
@@ -334,10 +335,11 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         // Blocks of work: column tiles of one image, or `count` small images side by side.
         for (std::int64_t i = first_image; i < end_image; i += per_gemm) {
             const std::int64_t count = std::min(per_gemm, end_image - i);
-            for (std::int64_t b = i; b < i + count; ++b) {
-                if (dx != nullptr && !pointwise) fill(dx + b * image, image, T(0));  // col2im adds
-                if (db != nullptr) bias_image(b, db);
-            }
+            if (dx != nullptr && !pointwise)  // col2im adds
+                for_images(count, inner,
+                           [&](std::int64_t b, int) { fill(dx + (i + b) * image, image, T(0)); });
+            if (db != nullptr)
+                for (std::int64_t b = i; b < i + count; ++b) bias_image(b, db);
             for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
                 const std::int64_t p1 = std::min(pixels, p0 + tile), span = p1 - p0;
                 const std::int64_t width = count * span;
@@ -346,11 +348,12 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                 std::int64_t lddy = pixels;
                 if (count > 1) {
                     T* staging = cols + g.cols_rows() * width;
-                    for (std::int64_t b = 0; b < count; ++b)
+                    for_images(count, inner, [&](std::int64_t b, int) {
                         for (std::int64_t o = 0; o < g.out_channels; ++o) {
                             const T* from = dy + ((i + b) * g.out_channels + o) * pixels;
                             std::copy(from, from + pixels, staging + o * width + b * pixels);
                         }
+                    });
                     dyb = staging;
                     lddy = width;
                 }
@@ -360,9 +363,10 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                     const T* bmat = x + i * image + p0;  // pointwise: x is the im2col matrix
                     std::int64_t ldb = pixels;
                     if (!pointwise) {
-                        for (std::int64_t b = 0; b < count; ++b)
+                        for_images(count, inner, [&](std::int64_t b, int threads_in) {
                             im2col(g, x + (i + b) * image, pad_value, p0, p1, cols + b * span,
-                                   inner, width);
+                                   threads_in, width);
+                        });
                         bmat = cols;
                         ldb = width;
                     }
@@ -389,8 +393,10 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                              rows_g, dyb + grp * og * lddy, lddy, T(0), c + grp * rows_g * ldc, ldc,
                              inner);
                     if (!pointwise)
-                        for (std::int64_t b = 0; b < count; ++b)
-                            col2im(g, cols + b * span, p0, p1, dx + (i + b) * image, inner, width);
+                        for_images(count, inner, [&](std::int64_t b, int threads_in) {
+                            col2im(g, cols + b * span, p0, p1, dx + (i + b) * image, threads_in,
+                                   width);
+                        });
                 }
             }
         }

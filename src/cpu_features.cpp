@@ -8,6 +8,10 @@
 #include "gemm.hpp"
 #include "gemm_kernels.hpp"
 
+#if defined(_MSC_VER) && defined(_M_X64)
+#include <intrin.h>
+#endif
+
 namespace sg {
 
 namespace gemm_detail {
@@ -19,8 +23,22 @@ constexpr KernelSet kAvx2 = {"avx2", kernel_avx2_f32, kAvx2F32, kernel_avx2_f64,
 constexpr KernelSet kAvx512 = {"avx512", kernel_avx512_f32, kAvx512F32, kernel_avx512_f64,
                                kAvx512F64};
 
+#if defined(_MSC_VER) && defined(_M_X64)
+// MSVC has no __builtin_cpu_supports: read CPUID, and XGETBV for the register state the OS saves.
+bool cpuid_bit(int leaf, int reg, int bit) {
+    int info[4];
+    __cpuidex(info, leaf, 0);
+    return (info[reg] >> bit) & 1;
+}
+bool os_saves(unsigned long long mask) {
+    return cpuid_bit(1, 2, 27) && (_xgetbv(0) & mask) == mask;  // OSXSAVE, then XCR0
+}
+#endif
+
 bool cpu_has_avx2() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(_MSC_VER) && defined(_M_X64)
+    return os_saves(0x6) && cpuid_bit(7, 1, 5) && cpuid_bit(1, 2, 12);  // YMM state, AVX2, FMA
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     // libgcc also checks that the OS saves the YMM/ZMM state (XGETBV) before reporting these.
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -29,7 +47,11 @@ bool cpu_has_avx2() {
 }
 
 bool cpu_has_avx512() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(_MSC_VER) && defined(_M_X64)
+    // ZMM/opmask state; AVX512F, DQ, BW, VL.
+    return cpu_has_avx2() && os_saves(0xE6) && cpuid_bit(7, 1, 16) && cpuid_bit(7, 1, 17) &&
+           cpuid_bit(7, 1, 30) && cpuid_bit(7, 1, 31);
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");

@@ -11,7 +11,8 @@ namespace {
 // The output columns ox in [lo, hi) whose input column ox*stride + offset lies inside [0, size).
 void valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, std::int64_t out_size,
                  std::int64_t* lo, std::int64_t* hi) {
-    std::int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    // ceil(-offset / stride), written so that a huge stride cannot overflow
+    std::int64_t first = offset >= 0 ? 0 : (-offset) / stride + ((-offset) % stride != 0);
     std::int64_t last_input = size - 1 - offset;  // ox*stride <= last_input
     std::int64_t end = last_input < 0 ? 0 : last_input / stride + 1;
     *lo = std::min(first, out_size);

@@ -26,14 +26,6 @@ PadMode pad_mode_from_name(const std::string& name) {
 
 namespace {
 
-int thread_index() {
-#ifdef SIMPLEGRAD_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 const char* mode_name(PadMode mode) {
     switch (mode) {
         case PadMode::constant: return "constant";

@@ -53,14 +53,6 @@ Pool2dGeometry pool2d_geometry(const char* op, std::int64_t planes, std::int64_t
 
 namespace {
 
-int thread_index() {
-#ifdef SIMPLEGRAD_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 // The window taps k in [lo, hi) whose position start + k * step lies in [0, size).
 struct TapRange {
     std::int64_t lo, hi;

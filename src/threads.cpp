@@ -43,6 +43,14 @@ void set_num_threads(int n) {
 #endif
 }
 
+int thread_index() {
+#ifdef SIMPLEGRAD_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 bool openmp_enabled() {
 #ifdef SIMPLEGRAD_OPENMP
     return true;

@@ -7,6 +7,7 @@ namespace sg {
 int num_threads();            // threads a parallel kernel may use (>= 1)
 void set_num_threads(int n);  // n >= 1; throws std::invalid_argument otherwise
 bool openmp_enabled();
+int thread_index();  // this thread's number inside a parallel region (0 outside one)
 
 // Threads to use for `work` units of arithmetic (FLOPs or bytes): tiny problems run on one thread,
 // since waking the pool costs more than it saves below ~1 MFLOP.

@@ -1,9 +1,18 @@
 """Shared fixtures: every test starts from the same seed and default dtype."""
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import simplegrad as sg
+
+# CI runs the property-based tests with a fixed derandomised seed, so a run is repeatable; locally
+# every run explores new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

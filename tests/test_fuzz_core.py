@@ -390,6 +390,20 @@ def test_erf(x, out, same):
         np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
 
 
+@FUZZ
+@given(p=arrays(max_ndim=2), g=arrays(max_ndim=2), m=arrays(max_ndim=2), v=arrays(max_ndim=2),
+       alias=st.sampled_from(["none", "none", "pm", "gv"]), coefficients=st.lists(ANYTHING, min_size=5, max_size=5))
+def test_adam_update(p, g, m, v, alias, coefficients):
+    if alias == "pm":
+        m = p
+    elif alias == "gv":
+        v = g
+    if call(("adam",), _core.adam_update, p, g, m, v, *coefficients) is FAILED:
+        return
+    assert all(is_clean(a) for a in (p, g, m, v)) and alias == "none"
+    assert p.shape == g.shape == m.shape == v.shape and p.dtype == g.dtype == m.dtype == v.dtype
+
+
 def test_every_core_function_is_fuzzed():
     """A new _core function must get a fuzz test here (this list is compared with the module)."""
     fuzzed = {
@@ -398,7 +412,7 @@ def test_every_core_function_is_fuzzed():
         "gemm_block_sizes", "gemm_isa", "gemm_supported_isas", "set_gemm_isa", "conv2d_forward",
         "conv2d_backward", "conv2d_im2col", "conv2d_col2im", "pad_forward", "pad_backward",
         "pad_index_map", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-        "avg_pool2d_backward", "erf",
+        "avg_pool2d_backward", "erf", "adam_update",
     }
     public = {name for name in dir(_core) if not name.startswith("_")}
     assert public == fuzzed

@@ -7,6 +7,7 @@ from typing import Any, Dict
 
 import numpy as np
 
+from .. import _core
 from .._tensor import Tensor
 from .base import Optimizer, _is_number
 
@@ -85,8 +86,17 @@ class Adam(Optimizer):
                 np.multiply(p, weight_decay, out=step)
                 np.add(grad, step, out=grad)
         m, v = state["moments1"], state["moments2"]
-        step = self._workspace(tensor, 1)
         t = self.step_count
+        if _fusable(p, grad, m, v):
+            # One pass in the core (same arithmetic, same order as the NumPy form below).
+            _core.adam_update(
+                p, grad, m, v, beta_1, beta_2, eps,
+                1.0 / math.sqrt(1 - beta_2**t), lr / (1 - beta_1**t),
+            )  # fmt: skip
+            if weight_decay and self._decoupled:
+                np.multiply(p, 1 - lr * weight_decay, out=p)
+            return
+        step = self._workspace(tensor, 1)
         np.multiply(m, beta_1, out=m)
         np.multiply(grad, 1 - beta_1, out=step)
         np.add(m, step, out=m)
@@ -104,6 +114,23 @@ class Adam(Optimizer):
         if weight_decay and self._decoupled:
             # AdamW: p <- p - lr * weight_decay * p, after the Adam step
             np.multiply(p, 1 - lr * weight_decay, out=p)
+
+
+def _fusable(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> bool:
+    """Whether the core's fused update applies: one float dtype and shape, C-contiguous, p/m/v
+    writable, and no array sharing memory with another (else the NumPy form runs)."""
+    dtype, shape = p.dtype, p.shape
+    for a in (g, m, v):
+        if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+            return False
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8) or not p.flags.c_contiguous:
+        return False
+    if not (p.flags.writeable and m.flags.writeable and v.flags.writeable):
+        return False
+    arrays = (p, g, m, v)
+    return not any(
+        np.may_share_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1 :]
+    )
 
 
 class AdamW(Adam):

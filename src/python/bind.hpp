@@ -41,5 +41,6 @@ void bind_conv2d(py::module_& m);
 void bind_pad(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_erf(py::module_& m);
+void bind_adam(py::module_& m);
 
 }  // namespace sg::python

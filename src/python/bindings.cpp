@@ -194,4 +194,5 @@ PYBIND11_MODULE(_core, m) {
     bind_pad(m);
     bind_pool(m);
     bind_erf(m);
+    bind_adam(m);
 }
