@@ -40,6 +40,13 @@ def _finish(values: np.ndarray, op: str, comp_grad, requires_grad, label, device
     return t
 
 
+def _filled(op: str, shape: Any, fill_value: float, dtype, comp_grad, label, device,
+            requires_grad) -> Tensor:
+    values = _memory.empty(_shape(shape, op), _settings.check_dtype(dtype, op), op)
+    values.fill(fill_value)
+    return _finish(values, op, comp_grad, requires_grad, label, device)
+
+
 def full(shape: Any, fill_value: float, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
          label: Optional[str] = None, device: Optional[str] = None, *,
          requires_grad: Optional[bool] = None) -> Tensor:
@@ -49,23 +56,21 @@ def full(shape: Any, fill_value: float, dtype: Optional[str] = None, comp_grad: 
         >>> sg.full((2, 2), 7.0).values
         array([[7., 7.], [7., 7.]], dtype=float32)
     """
-    values = _memory.empty(_shape(shape, "full"), _settings.check_dtype(dtype, "full"), "full")
-    values.fill(fill_value)
-    return _finish(values, "full", comp_grad, requires_grad, label, device)
+    return _filled("full", shape, fill_value, dtype, comp_grad, label, device, requires_grad)
 
 
 def zeros(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
           label: Optional[str] = None, device: Optional[str] = None, *,
           requires_grad: Optional[bool] = None) -> Tensor:
     """A tensor of zeros. Example: `sg.zeros((2, 3)).shape == (2, 3)`."""
-    return full(shape, 0, dtype, comp_grad, label, device, requires_grad=requires_grad)
+    return _filled("zeros", shape, 0, dtype, comp_grad, label, device, requires_grad)
 
 
 def ones(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
          label: Optional[str] = None, device: Optional[str] = None, *,
          requires_grad: Optional[bool] = None) -> Tensor:
     """A tensor of ones. Example: `sg.ones(3).values` is `[1., 1., 1.]`."""
-    return full(shape, 1, dtype, comp_grad, label, device, requires_grad=requires_grad)
+    return _filled("ones", shape, 1, dtype, comp_grad, label, device, requires_grad)
 
 
 def _random(draw, shape, dtype, op, comp_grad, requires_grad, label, device) -> Tensor:
@@ -138,7 +143,7 @@ def eye(n: int, m: Optional[int] = None, dtype: Optional[str] = None,
         comp_grad: Optional[bool] = None, label: Optional[str] = None,
         device: Optional[str] = None, *, requires_grad: Optional[bool] = None) -> Tensor:
     """The n x m identity matrix. Example: `sg.eye(2).values` is `[[1, 0], [0, 1]]`."""
-    t = zeros((n, n if m is None else m), dtype, comp_grad, label, device, requires_grad=requires_grad)
+    t = _filled("eye", (n, n if m is None else m), 0, dtype, comp_grad, label, device, requires_grad)
     np.fill_diagonal(t._values, 1)
     return t
 

@@ -350,8 +350,8 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                     T* staging = cols + g.cols_rows() * width;
                     for_images(count, inner, [&](std::int64_t b, int) {
                         for (std::int64_t o = 0; o < g.out_channels; ++o) {
-                            const T* from = dy + ((i + b) * g.out_channels + o) * pixels;
-                            std::copy(from, from + pixels, staging + o * width + b * pixels);
+                            const T* from = dy + ((i + b) * g.out_channels + o) * pixels + p0;
+                            std::copy(from, from + span, staging + o * width + b * span);
                         }
                     });
                     dyb = staging;

@@ -451,3 +451,26 @@ def test_core_checks_its_own_arguments():
         _core.conv2d_im2col(
             np.zeros((3, 8, 8), np.float32), (3, 3), (1, 1), (2**40, 0, 2**40, 0), (1, 1)
         )
+
+
+def test_backward_with_grouped_images_and_column_tiles():
+    """Regression: several small images per GEMM *and* im2col split into column tiles (C*kh*kw*
+    pixels above the tile budget, more than 8 images so chunks hold several images) once staged
+    dy without the tile offset, silently corrupting dweight and dx."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((9, 512, 12, 12))
+    w = rng.standard_normal((4, 512, 3, 3))
+    xt, wt = sg.Tensor(x, dtype="float64"), sg.Tensor(w, dtype="float64")
+    y = sg.conv2d(xt, wt)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    windows = sliding_window_view(x, (3, 3), axis=(2, 3))  # [N, C, 10, 10, 3, 3]
+    dw = np.einsum("noyx,ncyxij->ocij", g, windows, optimize=True)
+    np.testing.assert_allclose(wt.grad, dw, rtol=1e-10, atol=1e-9)
+    dx = np.zeros_like(x)
+    for i in range(3):
+        for j in range(3):
+            dx[:, :, i:i + 10, j:j + 10] += np.einsum("noyx,oc->ncyx", g, w[:, :, i, j], optimize=True)
+    np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-9)

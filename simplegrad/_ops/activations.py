@@ -196,7 +196,7 @@ class LeakyReLU(Function):
 
 def _shifted(x: np.ndarray, dims: tuple) -> np.ndarray:
     """x minus its max over `dims` (max taken as 0 where it is not finite), in a new core buffer."""
-    shift = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+    shift = np.asarray(np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype))
     shift[~np.isfinite(shift)] = 0
     out = _like(x)
     np.subtract(x, shift, out=out)

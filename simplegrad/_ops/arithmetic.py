@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._settings import get_default_dtype
 from ._util import Tensor, empty, operand
 from ._util import operand as operand  # re-exported for _ops/__init__
 
@@ -76,6 +77,10 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
         ctx.save_for_backward(a, b)
+        if np.result_type(a, b).kind != "f":  # true division of integers gives floats (as PyTorch)
+            out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), get_default_dtype())
+            np.divide(a, b, out=out)
+            return out
         return _binary_out(np.divide, a, b)
 
     @staticmethod
@@ -93,7 +98,10 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
-        out = _binary_out(np.power, a, b)
+        try:
+            out = _binary_out(np.power, a, b)
+        except ValueError as error:  # NumPy: integers to negative integer powers
+            raise ValueError(f"pow: {error}") from None
         ctx.save_for_backward(a, b, out)
         return out
 

@@ -49,6 +49,7 @@ def sum(x: Tensor, dim: Any = None, keepdims: bool = True) -> Tensor:  # noqa: A
     """
     x = float_input(x, "sum")
     dims = normalize_dims(dim, x.ndim, "sum")
+    keepdims = _check_keepdims(keepdims, "sum")
     return Sum.apply(x, dims, keepdims, 1, oper="sum")
 
 
@@ -61,6 +62,7 @@ def mean(x: Tensor, dim: Any = None, keepdims: bool = True) -> Tensor:
     """
     x = float_input(x, "mean")
     dims = normalize_dims(dim, x.ndim, "mean")
+    keepdims = _check_keepdims(keepdims, "mean")
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
     if count == 0:
         raise ValueError(f"mean: cannot average over an empty dimension of shape {x.shape}")

@@ -109,6 +109,9 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         (4, 2, 3)
     """
     dims = _shape_arg(dims)
+    for d in dims:
+        if not -x.ndim <= d < max(x.ndim, 1):
+            raise IndexError(f"permute: axis {d} is out of range for a tensor with {x.ndim} dims")
     if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} axes")
     return Permute.apply(x, tuple(d % max(x.ndim, 1) for d in dims), oper="permute")
