@@ -12,6 +12,8 @@ import simplegrad as sg
 from simplegrad import _core
 
 ISAS = _core.gemm_supported_isas()
+# Children run beside the package this process imported (see tests/test_isa.py).
+CHILD_CWD = os.path.dirname(os.path.dirname(os.path.abspath(sg.__file__)))
 DTYPES = ["float32", "float64"]
 
 
@@ -223,12 +225,12 @@ def test_isa_selection_and_environment():
     for forced in ISAS:
         env = dict(os.environ, SIMPLEGRAD_ISA=forced)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, check=False)
+                             text=True, check=False, cwd=CHILD_CWD)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == forced
     env = dict(os.environ, SIMPLEGRAD_ISA="sse9")
     out = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env,
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, text=True, check=False, cwd=CHILD_CWD)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ISAS[-1]
     assert "RuntimeWarning" in out.stderr and "SIMPLEGRAD_ISA=sse9" in out.stderr

@@ -8,7 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+import simplegrad
 from simplegrad import _core
+
+# Children run beside the package this process imported: from the source tree's root, `import
+# simplegrad` would find the uncompiled sources instead of an installed package.
+CHILD_CWD = os.path.dirname(os.path.dirname(os.path.abspath(simplegrad.__file__)))
 
 SUPPORTED = _core.gemm_supported_isas()
 
@@ -44,7 +49,7 @@ def _run(isa):
     if isa is not None:
         env["SIMPLEGRAD_ISA"] = isa
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
-                          check=False, timeout=120)
+                          check=False, timeout=120, cwd=CHILD_CWD)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
