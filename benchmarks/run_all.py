@@ -22,18 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# conv shapes of the convolution-core issue: (N, C, H, W, O, k, stride, pad)
-CONV_SHAPES = [
-    (1, 3, 32, 32, 16, 3, 1, 1),
-    (1, 3, 28, 28, 16, 3, 1, 1),
-    (64, 1, 28, 28, 32, 3, 1, 1),
-    (64, 32, 14, 14, 64, 3, 1, 1),
-    (32, 64, 56, 56, 64, 3, 1, 1),
-    (32, 128, 28, 28, 128, 3, 1, 1),
-    (16, 256, 14, 14, 256, 3, 1, 1),
-    (64, 3, 32, 32, 64, 5, 2, 2),
-    (8, 64, 56, 56, 128, 1, 1, 0),
-]
+from conv2d import SHAPES as CONV_SHAPES  # noqa: E402  (N, C, H, W, O, k, stride, pad)
+
 LARGE_CHANNEL_SHAPES = CONV_SHAPES[4:7]
 
 
