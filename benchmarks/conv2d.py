@@ -36,19 +36,21 @@ SHAPES = [
 ]
 
 
-def median_ms(runs: dict, repeats: int, budget_s: float = 20.0) -> dict:
-    """Median wall time in ms of each callable in `runs`, after one warm-up each. The callables are
-    interleaved round by round, so a load change on the machine hits them alike."""
+def median_ms(runs: dict, repeats: int, budget_s: float = 20.0, warmup: int = 1) -> dict:
+    """Median wall time in ms of each callable in `runs`, after `warmup` calls each. The callables
+    are interleaved round by round, so a load change on the machine hits them alike; after at least
+    three rounds, stops early once `budget_s` seconds have passed."""
     for run in runs.values():
-        run()
+        for _ in range(warmup):
+            run()
     times = {name: [] for name in runs}
     start = time.perf_counter()
-    for _ in range(repeats):
+    for round_index in range(repeats):
         for name, run in runs.items():
             t0 = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - t0)
-        if len(times[name]) >= 3 and time.perf_counter() - start > budget_s:
+        if round_index >= 2 and time.perf_counter() - start > budget_s:
             break
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 

@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from conv2d import SHAPES as CONV_SHAPES  # noqa: E402  (N, C, H, W, O, k, stride, pad)
+from conv2d import median_ms  # noqa: E402
 
 LARGE_CHANNEL_SHAPES = CONV_SHAPES[4:7]
 
@@ -37,19 +38,7 @@ def _torch():
 
 def interleaved_medians(runs: dict, repeats: int, budget_s: float = 30.0, warmup: int = 2) -> dict:
     """Median wall time (ms) of each callable, timed round-robin so load changes hit all alike."""
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    times = {name: [] for name in runs}
-    start = time.perf_counter()
-    for round_index in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t0)
-        if round_index >= 2 and time.perf_counter() - start > budget_s:
-            break
-    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    return median_ms(runs, repeats, budget_s, warmup)
 
 
 # ---- sections (each runs in its own process) -------------------------------------------------------
