@@ -35,10 +35,8 @@ namespace {
 
 using gemm_detail::BlockSizes;
 
-constexpr int kMaxMr = 16;  // most rows of a register tile (pack_a keeps one pointer per row)
-
 constexpr bool blocks_are_whole_tiles(const BlockSizes& s) {
-    return s.mr <= kMaxMr && s.mc % s.mr == 0 && s.nc % s.nr == 0 &&
+    return s.mc % s.mr == 0 && s.nc % s.nr == 0 &&
            s.mr * s.nr <= gemm_detail::kMaxTileElements;
 }
 static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
@@ -68,61 +66,61 @@ struct Problem {
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) { return (x + y - 1) / y; }
 
-// pack_a: op(A)[i0:i0+rows, p0:p0+kc] -> MR-row micro-panels, dst[panel][p][i], rows zero-padded.
+// The portable packing routines (the contract is in gemm_kernels.hpp).
 template <typename T>
-void pack_a(const Problem<T>& g, std::int64_t i0, std::int64_t rows, std::int64_t p0,
-            std::int64_t kc, int mr, T* dst) {
-    for (std::int64_t r0 = 0; r0 < rows; r0 += mr, dst += mr * kc) {
-        const std::int64_t valid = std::min<std::int64_t>(mr, rows - r0);
-        if (g.trans_a) {  // A stored [k, m]: the rows of a panel are contiguous per p
-            const T* src = g.a + p0 * g.lda + (i0 + r0);
-            for (std::int64_t p = 0; p < kc; ++p, src += g.lda) {
-                T* out = dst + p * mr;
-                std::int64_t i = 0;
-                for (; i < valid; ++i) out[i] = src[i];
-                for (; i < mr; ++i) out[i] = T(0);
-            }
-        } else {  // A stored [m, k]: read the panel's rows side by side, write contiguously
-            const T* src[kMaxMr];
-            for (std::int64_t i = 0; i < valid; ++i) src[i] = g.a + (i0 + r0 + i) * g.lda + p0;
-            for (std::int64_t p = 0; p < kc; ++p) {
-                T* out = dst + p * mr;
-                std::int64_t i = 0;
-                for (; i < valid; ++i) out[i] = src[i][p];
-                for (; i < mr; ++i) out[i] = T(0);
-            }
+void pack_rows_portable(const T* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                        int width, T* dst) {
+    for (std::int64_t q0 = 0; q0 < count; q0 += width, dst += width * kc) {
+        const std::int64_t valid = std::min<std::int64_t>(width, count - q0);
+        const T* from = src + q0 * ld;
+        for (std::int64_t p = 0; p < kc; ++p) {
+            T* out = dst + p * width;
+            std::int64_t i = 0;
+            for (; i < valid; ++i) out[i] = from[i * ld + p];
+            for (; i < width; ++i) out[i] = T(0);
+        }
+    }
+}
+template <typename T>
+void pack_cols_portable(const T* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                        int width, T* dst) {
+    for (std::int64_t p = 0; p < kc; ++p) {  // one stored row across all panels: one long read
+        const T* in = src + p * ld;
+        for (std::int64_t q0 = 0; q0 < count; q0 += width) {
+            T* out = dst + (q0 / width * kc + p) * width;
+            const std::int64_t valid = std::min<std::int64_t>(width, count - q0);
+            std::int64_t i = 0;
+            for (; i < valid; ++i) out[i] = in[q0 + i];
+            for (; i < width; ++i) out[i] = T(0);
         }
     }
 }
 
+// The packing routines of one GEMM: the kernel set's own (float32 on AVX-512) or the portable ones.
+template <typename T>
+struct Packers {
+    void (*rows)(const T*, std::int64_t, std::int64_t, std::int64_t, int, T*);
+    void (*cols)(const T*, std::int64_t, std::int64_t, std::int64_t, int, T*);
+};
+
+// pack_a: op(A)[i0:i0+rows, p0:p0+kc] -> MR-row micro-panels, dst[panel][p][i], rows zero-padded.
+template <typename T>
+void pack_a(const Problem<T>& g, const Packers<T>& pk, std::int64_t i0, std::int64_t rows,
+            std::int64_t p0, std::int64_t kc, int mr, T* dst) {
+    if (g.trans_a)  // A stored [k, m]: the rows of a panel are contiguous per p
+        pk.cols(g.a + p0 * g.lda + i0, g.lda, rows, kc, mr, dst);
+    else  // A stored [m, k]: transpose the panels' rows
+        pk.rows(g.a + i0 * g.lda + p0, g.lda, rows, kc, mr, dst);
+}
+
 // pack_b: op(B)[p0:p0+kc, j0:j0+cols] -> NR-column micro-panels dst[panel][p][j], zero-padded.
 template <typename T>
-void pack_b(const Problem<T>& g, std::int64_t p0, std::int64_t kc, std::int64_t j0,
-            std::int64_t cols, int nr, T* dst) {
-    const std::int64_t panels = ceil_div(cols, nr);
-    if (g.trans_b) {  // B stored [n, k]: each column of op(B) is contiguous over p
-        for (std::int64_t jp = 0; jp < panels; ++jp) {
-            T* panel = dst + jp * nr * kc;
-            const std::int64_t valid = std::min<std::int64_t>(nr, cols - jp * nr);
-            for (std::int64_t j = 0; j < valid; ++j) {
-                const T* src = g.b + (j0 + jp * nr + j) * g.ldb + p0;
-                for (std::int64_t p = 0; p < kc; ++p) panel[p * nr + j] = src[p];
-            }
-            for (std::int64_t j = valid; j < nr; ++j)
-                for (std::int64_t p = 0; p < kc; ++p) panel[p * nr + j] = T(0);
-        }
-    } else {  // B stored [k, n]: copy each row of the block across all panels (one long read)
-        for (std::int64_t p = 0; p < kc; ++p) {
-            const T* src = g.b + (p0 + p) * g.ldb + j0;
-            for (std::int64_t jp = 0; jp < panels; ++jp) {
-                T* out = dst + jp * nr * kc + p * nr;
-                const std::int64_t valid = std::min<std::int64_t>(nr, cols - jp * nr);
-                std::int64_t j = 0;
-                for (; j < valid; ++j) out[j] = src[jp * nr + j];
-                for (; j < nr; ++j) out[j] = T(0);
-            }
-        }
-    }
+void pack_b(const Problem<T>& g, const Packers<T>& pk, std::int64_t p0, std::int64_t kc,
+            std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+    if (g.trans_b)  // B stored [n, k]: transpose the panels' columns (rows as stored)
+        pk.rows(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, nr, dst);
+    else  // B stored [k, n]: each row of a panel is contiguous
+        pk.cols(g.b + p0 * g.ldb + j0, g.ldb, cols, kc, nr, dst);
 }
 
 // C = beta * C (C is never read when beta == 0): the whole product when k == 0 or alpha == 0.
@@ -153,8 +151,8 @@ struct Plan {
 // this thread's own A block (a_pack[0] == a_pack[1]);
 // b_pack: this thread's B block.
 template <typename T>
-void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, const Plan& plan,
-                 T* const a_pack[2], T* b_pack, int t, int team) {
+void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
+                 const Plan& plan, T* const a_pack[2], T* b_pack, int t, int team) {
     const int mr = bs.mr, nr = bs.nr;
     const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
     std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
@@ -180,14 +178,14 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, co
             const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
             const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;
             if (p_end > p_begin)
-                pack_a(g, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
+                pack_a(g, pk, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
                        a_block + p_begin * mr * kc);
             if (shared_a) {  // the whole block is packed before anyone uses it
 #pragma omp barrier
             }
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
                 const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
-                pack_b(g, pc, kc, jc, nc, nr, b_pack);
+                pack_b(g, pk, pc, kc, jc, nc, nr, b_pack);
                 for (std::int64_t ir = 0; ir < mc_panels; ++ir) {
                     const std::int64_t i = ic + ir * mr;
                     const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
@@ -236,7 +234,8 @@ void check_problem(const Problem<T>& g) {
 }
 
 template <typename T>
-void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int threads) {
+void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
+               int threads) {
     check_problem(g);
     if (g.m == 0 || g.n == 0) return;
     if (g.k == 0 || g.alpha == T(0)) {
@@ -275,7 +274,7 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int 
 
     if (team == 1) {
         T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
-        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
@@ -285,7 +284,7 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, int 
         const int t = omp_get_thread_num(), actual = omp_get_num_threads();
         T* const own = a_scratch[plan.split_cols ? 0 : t]->as<T>();
         T* const a_pack[2] = {own, plan.split_cols ? a_scratch[1]->as<T>() : own};
-        gemm_thread(g, kernel, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
     }
 #endif
 }
@@ -296,16 +295,21 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
           std::int64_t ldc, int threads) {
     const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
+    const Packers<float> pk =
+        set.pack_rows_f32 != nullptr && set.pack_cols_f32 != nullptr
+            ? Packers<float>{set.pack_rows_f32, set.pack_cols_f32}
+            : Packers<float>{pack_rows_portable<float>, pack_cols_portable<float>};
     gemm_impl(Problem<float>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f32, set.f32, threads);
+              set.kernel_f32, pk, set.f32, threads);
 }
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
           double* c, std::int64_t ldc, int threads) {
     const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
+    const Packers<double> pk{pack_rows_portable<double>, pack_cols_portable<double>};
     gemm_impl(Problem<double>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f64, set.f64, threads);
+              set.kernel_f64, pk, set.f64, threads);
 }
 
 }  // namespace sg

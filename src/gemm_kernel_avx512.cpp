@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels, float32 8x32 and float64 8x16 (-mavx512f).
+// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels (float32 8x32, float64 8x16) and float32 packing.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -88,6 +88,36 @@ void kernel_avx512(std::int64_t k, const typename S::T* a, const typename S::T* 
     }
 }
 
+// clamp(x, 0, hi) without <algorithm>: no STL template may be instantiated in a per-ISA unit.
+std::int64_t clamp_to(std::int64_t x, std::int64_t hi) { return x < 0 ? 0 : x > hi ? hi : x; }
+
+// transpose8: the 8x8 block src[i * ld + q] (i, q < 8) -> dst[q * width + i], in ymm registers.
+inline void transpose8(const float* src, std::int64_t ld, float* dst, int width) {
+    __m256 r[8], t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {  // t[i]: rows i, i+1 interleaved (low / high pairs of lanes)
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {  // r: four rows' values of one column per 128-bit lane
+        r[h + 0] = _mm256_shuffle_ps(t[h + 0], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 1] = _mm256_shuffle_ps(t[h + 0], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {  // join rows 0-3 and 4-7: columns q and q + 4
+        _mm256_store_ps(dst + q * width, _mm256_permute2f128_ps(r[q], r[q + 4], 0x20));
+        _mm256_store_ps(dst + (q + 4) * width, _mm256_permute2f128_ps(r[q], r[q + 4], 0x31));
+    }
+}
+
+static_assert(kAvx512F32.mr % 8 == 0 && kAvx512F32.nr % 8 == 0,
+              "the AVX-512 float32 panels are whole 8-float strips (transpose8, aligned stores)");
+
 static_assert(kAvx512F32.nr % Zmm32::lanes == 0, "the AVX-512 float32 tile is whole vectors wide");
 static_assert(kAvx512F64.nr % Zmm64::lanes == 0, "the AVX-512 float64 tile is whole vectors wide");
 
@@ -96,6 +126,50 @@ static_assert(kAvx512F64.nr % Zmm64::lanes == 0, "the AVX-512 float64 tile is wh
 void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                        float* c, std::int64_t ldc) {
     kernel_avx512<Zmm32, kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes>(k, a, b, alpha, beta, c, ldc);
+}
+
+// pack_rows: dst[panel][p][i] = src[(panel * width + i) * ld + p] (see the packing contract), 8 rows
+// x 8 steps at a time; partial strips of rows and the last kc % 8 steps element by element.
+void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst) {
+    for (std::int64_t q0 = 0; q0 < count; q0 += width, dst += width * kc)
+        for (int s = 0; s < width; s += 8) {  // one strip: panel columns s .. s+7
+            const std::int64_t rows = clamp_to(count - q0 - s, 8);
+            const float* from = src + (q0 + s) * ld;
+            std::int64_t p = 0;
+            if (rows == 8)
+                for (; p + 8 <= kc; p += 8) transpose8(from + p, ld, dst + p * width + s, width);
+            for (; p < kc; ++p) {
+                float* out = dst + p * width + s;
+                std::int64_t i = 0;
+                for (; i < rows; ++i) out[i] = from[i * ld + p];
+                for (; i < 8; ++i) out[i] = 0.0f;
+            }
+        }
+}
+
+// pack_cols: dst[panel][p][i] = src[p * ld + panel * width + i] (see the packing contract), one
+// stored row at a time across all panels (one long read), 16 floats per masked load: only the
+// `count` columns are read, the rest of the last panel is zero.
+void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst) {
+    const std::int64_t padded = (count + width - 1) / width * width;
+    const std::int64_t whole = width % 16 == 0 ? count / 16 * 16 : 0;  // plain 16-float copies
+    for (std::int64_t p = 0; p < kc; ++p) {
+        const float* from = src + p * ld;
+        std::int64_t q = 0;
+        for (; q < whole; q += 16)
+            _mm512_store_ps(dst + (q / width * kc + p) * width + q % width,
+                            _mm512_loadu_ps(from + q));
+        for (std::int64_t lanes = 16; q < padded; q += lanes) {  // up to a panel's end
+            const std::int64_t panel = q / width, i = q % width;
+            lanes = clamp_to(width - i, 16);
+            const std::int64_t used = clamp_to(count - q, lanes);
+            const __mmask16 store = __mmask16((1u << lanes) - 1), load = __mmask16((1u << used) - 1);
+            _mm512_mask_storeu_ps(dst + (panel * kc + p) * width + i, store,
+                                  _mm512_maskz_loadu_ps(load, from + q));
+        }
+    }
 }
 
 void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,

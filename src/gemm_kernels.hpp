@@ -24,6 +24,19 @@ using KernelF32 = void (*)(std::int64_t k, const float* a, const float* b, float
 using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, double alpha,
                            double beta, double* c, std::int64_t ldc);
 
+// ---- The packing contract (float32) ------------------------------------------------------------
+// Both pack `count` values per step p = 0 .. kc-1 into ceil(count / width) consecutive micro-panels
+// of kc x width values (width = MR or NR; dst 64-byte aligned), zero-padded from count up to the
+// last panel's width; with q = panel * width + i:
+//   pack_rows(src, ld, count, kc, width, dst): dst[panel][p][i] = src[q * ld + p]  (a transpose:
+//       the stored rows become the panels' columns; A untransposed, B transposed)
+//   pack_cols(src, ld, count, kc, width, dst): dst[panel][p][i] = src[p * ld + q]  (row copies:
+//       A transposed, B untransposed)
+// Only the first `count` rows (pack_rows) or columns (pack_cols) of src are read. A kernel set
+// without them (null) uses the portable packing in gemm.cpp.
+using PackF32 = void (*)(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                         int width, float* dst);
+
 // ---- The block sizes ----------------------------------------------------------------------------
 // mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
 // blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of
@@ -52,6 +65,8 @@ struct KernelSet {
     BlockSizes f32;
     KernelF64 kernel_f64;
     BlockSizes f64;
+    PackF32 pack_rows_f32;  // null: portable packing
+    PackF32 pack_cols_f32;
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -67,6 +82,12 @@ void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alp
                        float* c, std::int64_t ldc);
 void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
                        double beta, double* c, std::int64_t ldc);
+
+// The AVX-512 packing routines (8x8 transposes in ymm registers, masked row copies).
+void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst);
+void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst);
 
 // The kernel set in use (never null; chosen at first use from the CPU and SIMPLEGRAD_ISA).
 const KernelSet& active_kernels();

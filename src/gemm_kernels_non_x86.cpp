@@ -1,4 +1,4 @@
-// gemm_kernels_non_x86.cpp: plain-C++ stand-ins for the AVX2/AVX-512 micro-kernels on non-x86 CPUs.
+// gemm_kernels_non_x86.cpp: plain-C++ stand-ins for the AVX2/AVX-512 kernels and packing on non-x86.
 // Built instead of gemm_kernel_avx2.cpp / gemm_kernel_avx512.cpp where those cannot compile
 // (aarch64, Apple silicon). cpu_features.cpp never selects them there (no AVX flags), but they
 // honour the same contract and tiles (gemm_kernels.hpp), so the kernel table stays complete and
@@ -24,6 +24,20 @@ void tile(std::int64_t k, const T* a, const T* b, T alpha, T beta, T* c, std::in
 }
 }  // namespace
 
+void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst) {
+    const std::int64_t padded = (count + width - 1) / width * width;
+    for (std::int64_t q = 0; q < padded; ++q)
+        for (std::int64_t p = 0; p < kc; ++p)
+            dst[(q / width * kc + p) * width + q % width] = q < count ? src[q * ld + p] : 0.0f;
+}
+void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, float* dst) {
+    const std::int64_t padded = (count + width - 1) / width * width;
+    for (std::int64_t p = 0; p < kc; ++p)
+        for (std::int64_t q = 0; q < padded; ++q)
+            dst[(q / width * kc + p) * width + q % width] = q < count ? src[p * ld + q] : 0.0f;
+}
 void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                      float* c, std::int64_t ldc) {
     tile<float, kAvx2F32.mr, kAvx2F32.nr>(k, a, b, alpha, beta, c, ldc);
