@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -140,11 +141,28 @@ void fill(T* p, std::int64_t count, T value) {
     std::fill(p, p + count, value);
 }
 
+// The weights of each group packed once for the GEMMs of every image and tile: weight_g [og,
+// rows_g] for the forward, or its transpose [rows_g, og] for the input gradient.
+template <typename T>
+std::vector<std::unique_ptr<PackedA<T>>> pack_weights(const Conv2dGeometry& g, const T* weight,
+                                                      bool transposed) {
+    const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
+    std::vector<std::unique_ptr<PackedA<T>>> packed;
+    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* w = weight + grp * og * rows_g;
+        const std::int64_t ld = std::max<std::int64_t>(1, rows_g);
+        packed.push_back(transposed ? std::make_unique<PackedA<T>>(true, rows_g, og, w, ld)
+                                    : std::make_unique<PackedA<T>>(false, og, rows_g, w, ld));
+    }
+    return packed;
+}
+
 // forward_grouped: x [N,C,H,W] -> y [N,O,Ho,Wo], `per_gemm` images per im2col matrix
 // [C*kh*kw, per_gemm*Ho*Wo] and GEMM into a staging block [O, per_gemm*Ho*Wo], copied out with the
 // bias. Parallel over groups of images (or inside im2col and GEMM when there are too few).
 template <typename T>
-void forward_grouped(const Conv2dGeometry& g, const T* x, const T* weight, const T* bias,
+void forward_grouped(const Conv2dGeometry& g, const T* x,
+                     const std::vector<std::unique_ptr<PackedA<T>>>& weights, const T* bias,
                      T pad_value, T* y, std::int64_t per_gemm, int threads) {
     const std::int64_t n = g.batch, pixels = g.out_pixels(),
                        image = g.channels * g.height * g.width;
@@ -169,8 +187,8 @@ void forward_grouped(const Conv2dGeometry& g, const T* x, const T* weight, const
             if (rows_g == 0)
                 fill(c, og * width, T(0));
             else
-                gemm(false, false, og, width, rows_g, T(1), weight + grp * og * rows_g, rows_g,
-                     cols + grp * rows_g * width, width, T(0), c, width, inner);
+                gemm(*weights[std::size_t(grp)], false, width, T(1), cols + grp * rows_g * width,
+                     width, T(0), c, width, inner);
         }
         for_images(count, inner, [&](std::int64_t b, int) {
             for (std::int64_t o = 0; o < g.out_channels; ++o) {
@@ -210,9 +228,10 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
 
+    const auto weights = pack_weights(g, weight, false);
     const std::int64_t per_gemm = images_per_gemm<T>(g);
     if (per_gemm > 1) {
-        forward_grouped(g, x, weight, bias, pad_value, y, per_gemm, threads);
+        forward_grouped(g, x, weights, bias, pad_value, y, per_gemm, threads);
         return;
     }
     auto one_image = [&](std::int64_t i, int worker, int inner) {
@@ -234,8 +253,8 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
                     for (std::int64_t o = 0; o < og; ++o) fill(c + o * pixels, width, T(0));
                     continue;
                 }
-                gemm(false, false, og, width, rows_g, T(1), weight + grp * og * rows_g, rows_g,
-                     b + grp * rows_g * ldb, ldb, T(0), c, pixels, inner);
+                gemm(*weights[std::size_t(grp)], false, width, T(1), b + grp * rows_g * ldb, ldb,
+                     T(0), c, pixels, inner);
             }
             if (bias != nullptr)
                 for (std::int64_t o = 0; o < g.out_channels; ++o) {
@@ -322,6 +341,8 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
     Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
                      sizeof(T));
+    const auto weights_t = dx != nullptr ? pack_weights(g, weight, true)
+                                         : std::vector<std::unique_ptr<PackedA<T>>>();
 
     auto one_chunk = [&](std::int64_t chunk, int worker, int inner) {
         const std::int64_t first_image = chunk * n / chunks, end_image = (chunk + 1) * n / chunks;
@@ -389,9 +410,8 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                     T* c = pointwise ? dx + i * image + p0 : cols;
                     const std::int64_t ldc = pointwise ? pixels : width;
                     for (std::int64_t grp = 0; grp < g.groups; ++grp)
-                        gemm(true, false, rows_g, width, og, T(1), weight + grp * og * rows_g,
-                             rows_g, dyb + grp * og * lddy, lddy, T(0), c + grp * rows_g * ldc, ldc,
-                             inner);
+                        gemm(*weights_t[std::size_t(grp)], false, width, T(1),
+                             dyb + grp * og * lddy, lddy, T(0), c + grp * rows_g * ldc, ldc, inner);
                     if (!pointwise)
                         for_images(count, inner, [&](std::int64_t b, int threads_in) {
                             col2im(g, cols + b * span, p0, p1, dx + (i + b) * image, threads_in,

@@ -62,6 +62,7 @@ struct Problem {
     T beta;
     T* c;
     std::int64_t ldc;
+    const T* a_panels = nullptr;  // A packed beforehand ([m panels][k][MR], see PackedA): no pack_a
 };
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) { return (x + y - 1) / y; }
@@ -163,7 +164,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
         row_begin = std::min(g.m, m_panels * t / team * mr);
         row_end = std::min(g.m, m_panels * (t + 1) / team * mr);
     }
-    const bool shared_a = plan.split_cols && team > 1;
+    const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr;
     alignas(64) T tile[gemm_detail::kMaxTileElements];
     int step = 0;
 
@@ -173,13 +174,20 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
         for (std::int64_t pc = 0; pc < g.k; pc += plan.kc) {
             const std::int64_t kc = std::min<std::int64_t>(plan.kc, g.k - pc);
             const T beta = pc == 0 ? g.beta : T(1);
-            T* a_block = a_pack[step++ % 2];
-            // The A block: this thread packs its share of the panels (all of them when not shared).
-            const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
-            const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;
-            if (p_end > p_begin)
-                pack_a(g, pk, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc, kc, mr,
-                       a_block + p_begin * mr * kc);
+            // The A block: packed beforehand (micro-panels mr * k apart), or packed here: this
+            // thread packs its share of the panels (all of them when not shared).
+            const T* a_block = g.a_panels + ic * g.k + pc * mr;
+            std::int64_t a_stride = mr * g.k;
+            if (g.a_panels == nullptr) {
+                T* block = a_pack[step++ % 2];
+                const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
+                const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;
+                if (p_end > p_begin)
+                    pack_a(g, pk, ic + p_begin * mr, std::min(mc, p_end * mr) - p_begin * mr, pc,
+                           kc, mr, block + p_begin * mr * kc);
+                a_block = block;
+                a_stride = mr * kc;
+            }
             if (shared_a) {  // the whole block is packed before anyone uses it
 #pragma omp barrier
             }
@@ -189,7 +197,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
                 for (std::int64_t ir = 0; ir < mc_panels; ++ir) {
                     const std::int64_t i = ic + ir * mr;
                     const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
-                    const T* ap = a_block + ir * mr * kc;
+                    const T* ap = a_block + ir * a_stride;
                     for (std::int64_t jr = 0; jr * nr < nc; ++jr) {
                         const std::int64_t j = jc + jr * nr;
                         const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
@@ -229,7 +237,8 @@ void check_problem(const Problem<T>& g) {
     check_ld("ldb", g.ldb, b_cols);
     check_ld("ldc", g.ldc, g.n);
     if (g.m > 0 && g.n > 0 && g.c == nullptr) throw std::invalid_argument("gemm: C is null");
-    if (g.m > 0 && g.n > 0 && g.k > 0 && (g.a == nullptr || g.b == nullptr))
+    if (g.m > 0 && g.n > 0 && g.k > 0 &&
+        ((g.a == nullptr && g.a_panels == nullptr) || g.b == nullptr))
         throw std::invalid_argument("gemm: A or B is null");
 }
 
@@ -263,8 +272,9 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread) and one
     // B block per thread.
-    const int a_blocks = plan.split_cols ? (team > 1 ? 2 : 1) : team;
-    const std::size_t a_bytes = sizeof(T) * std::size_t(plan.a_rows * plan.kc);
+    const int a_blocks = g.a_panels != nullptr ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
+    const std::size_t a_bytes =
+        g.a_panels != nullptr ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);
     const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_cols * plan.kc);
     std::vector<std::unique_ptr<Scratch>> a_scratch, b_scratch;
     for (int t = 0; t < a_blocks; ++t)
@@ -282,34 +292,88 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     {
         // The runtime may give fewer threads than asked: partition by the real team.
         const int t = omp_get_thread_num(), actual = omp_get_num_threads();
-        T* const own = a_scratch[plan.split_cols ? 0 : t]->as<T>();
-        T* const a_pack[2] = {own, plan.split_cols ? a_scratch[1]->as<T>() : own};
+        const bool one_block = plan.split_cols || g.a_panels != nullptr;
+        T* const own = a_scratch[one_block ? 0 : t]->as<T>();
+        T* const second = plan.split_cols && a_blocks == 2 ? a_scratch[1]->as<T>() : own;
+        T* const a_pack[2] = {own, second};
         gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
     }
 #endif
 }
 
+// The packing routines and block sizes of a kernel set for one dtype.
+template <typename T>
+Packers<T> packers_of(const gemm_detail::KernelSet& set) {
+    if constexpr (sizeof(T) == sizeof(float))
+        if (set.pack_rows_f32 != nullptr && set.pack_cols_f32 != nullptr)
+            return {set.pack_rows_f32, set.pack_cols_f32};
+    return {pack_rows_portable<T>, pack_cols_portable<T>};
+}
+template <typename T>
+const BlockSizes& blocks_of(const gemm_detail::KernelSet& set) {
+    if constexpr (sizeof(T) == sizeof(float)) return set.f32; else return set.f64;
+}
+template <typename T>
+const gemm_detail::KernelSet& kernel_set(const PackedA<T>& a) {
+    return *static_cast<const gemm_detail::KernelSet*>(a.kernels());
+}
+
+// The bytes of op(A) [m,k] in MR-row micro-panels, after checking the sizes and A like gemm does.
+template <typename T>
+std::size_t packed_a_bytes(bool trans_a, std::int64_t m, std::int64_t k, const T* a,
+                           std::int64_t lda, int mr) {
+    check_problem(Problem<T>{trans_a, false, m, 0, k, T(1), a, lda, a, 1, T(0), nullptr, 1});
+    if (m > 0 && k > 0 && a == nullptr) throw std::invalid_argument("gemm: A is null");
+    return sizeof(T) * std::size_t(std::max<std::int64_t>(1, ceil_div(m, mr) * mr * k));
+}
+
 }  // namespace
+
+template <typename T>
+PackedA<T>::PackedA(bool trans_a, std::int64_t m, std::int64_t k, const T* a, std::int64_t lda)
+    : m_(m),
+      k_(k),
+      kernels_(&gemm_detail::active_kernels()),
+      panels_(packed_a_bytes(trans_a, m, k, a, lda, blocks_of<T>(kernel_set(*this)).mr)) {
+    const Problem<T> g{trans_a, false, m, 0, k, T(1), a, lda, a, 1, T(0), nullptr, 1};
+    const int mr = blocks_of<T>(kernel_set(*this)).mr;
+    pack_a(g, packers_of<T>(kernel_set(*this)), 0, m, 0, k, mr, panels_.template as<T>());
+}
+template class PackedA<float>;
+template class PackedA<double>;
+
+void gemm(const PackedA<float>& a, bool trans_b, std::int64_t n, float alpha, const float* b,
+          std::int64_t ldb, float beta, float* c, std::int64_t ldc, int threads) {
+    const gemm_detail::KernelSet& set = kernel_set(a);
+    Problem<float> g{false, trans_b, a.rows(), n, a.depth(), alpha, nullptr,
+                     std::max<std::int64_t>(1, a.depth()), b, ldb, beta, c, ldc};
+    g.a_panels = a.panels();
+    gemm_impl(g, set.kernel_f32, packers_of<float>(set), set.f32, threads);
+}
+
+void gemm(const PackedA<double>& a, bool trans_b, std::int64_t n, double alpha, const double* b,
+          std::int64_t ldb, double beta, double* c, std::int64_t ldc, int threads) {
+    const gemm_detail::KernelSet& set = kernel_set(a);
+    Problem<double> g{false, trans_b, a.rows(), n, a.depth(), alpha, nullptr,
+                      std::max<std::int64_t>(1, a.depth()), b, ldb, beta, c, ldc};
+    g.a_panels = a.panels();
+    gemm_impl(g, set.kernel_f64, packers_of<double>(set), set.f64, threads);
+}
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
           std::int64_t ldc, int threads) {
     const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
-    const Packers<float> pk =
-        set.pack_rows_f32 != nullptr && set.pack_cols_f32 != nullptr
-            ? Packers<float>{set.pack_rows_f32, set.pack_cols_f32}
-            : Packers<float>{pack_rows_portable<float>, pack_cols_portable<float>};
     gemm_impl(Problem<float>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f32, pk, set.f32, threads);
+              set.kernel_f32, packers_of<float>(set), set.f32, threads);
 }
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
           double* c, std::int64_t ldc, int threads) {
     const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
-    const Packers<double> pk{pack_rows_portable<double>, pack_cols_portable<double>};
     gemm_impl(Problem<double>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f64, pk, set.f64, threads);
+              set.kernel_f64, packers_of<double>(set), set.f64, threads);
 }
 
 }  // namespace sg

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "buffer.hpp"
+
 namespace sg {
 
 // gemm: op(A) [m,k] @ op(B) [k,n] -> C [m,n], all row-major; op(X) = X, or X^T when trans_x.
@@ -16,6 +18,31 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
           double* c, std::int64_t ldc, int threads = 0);
+
+// PackedA: op(A) [m,k] packed once into the GEMM's MR-row micro-panels over the whole depth, for
+// several products with the same left operand (conv2d's weights across images and tiles). Holds
+// its own copy (A may change afterwards) and the kernel set it was packed for, which the products
+// then use even if the ISA is switched meanwhile. Throws like gemm for bad sizes.
+template <typename T>
+class PackedA {
+public:
+    PackedA(bool trans_a, std::int64_t m, std::int64_t k, const T* a, std::int64_t lda);
+    std::int64_t rows() const { return m_; }
+    std::int64_t depth() const { return k_; }
+    const T* panels() const { return panels_.as<T>(); }  // [ceil(m / MR)][k][MR], zero-padded
+    const void* kernels() const { return kernels_; }
+
+private:
+    std::int64_t m_, k_;
+    const void* kernels_;  // the gemm_detail::KernelSet packed for
+    Scratch panels_;
+};
+
+// C [m,n] = alpha * A @ op(B) + beta * C with A packed beforehand (m = a.rows(), k = a.depth()).
+void gemm(const PackedA<float>& a, bool trans_b, std::int64_t n, float alpha, const float* b,
+          std::int64_t ldb, float beta, float* c, std::int64_t ldc, int threads = 0);
+void gemm(const PackedA<double>& a, bool trans_b, std::int64_t n, double alpha, const double* b,
+          std::int64_t ldb, double beta, double* c, std::int64_t ldc, int threads = 0);
 
 // The register tile and cache blocks the active kernels use for one dtype (see gemm_kernels.hpp).
 struct GemmBlockSizes {
