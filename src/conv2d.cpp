@@ -157,55 +157,37 @@ std::vector<std::unique_ptr<PackedA<T>>> pack_weights(const Conv2dGeometry& g, c
     return packed;
 }
 
-// forward_grouped: x [N,C,H,W] -> y [N,O,Ho,Wo], `per_gemm` images per im2col matrix
-// [C*kh*kw, per_gemm*Ho*Wo] and GEMM into a staging block [O, per_gemm*Ho*Wo], copied out with the
-// bias. Parallel over groups of images (or inside im2col and GEMM when there are too few).
+// The im2col matrix of one conv group over a block of images side by side, produced straight into
+// the GEMM's packed B panels (PanelSource): `x` is the group's first channel in the block's first
+// image. No full im2col matrix is ever stored.
 template <typename T>
-void forward_grouped(const Conv2dGeometry& g, const T* x,
-                     const std::vector<std::unique_ptr<PackedA<T>>>& weights, const T* bias,
-                     T pad_value, T* y, std::int64_t per_gemm, int threads) {
-    const std::int64_t n = g.batch, pixels = g.out_pixels(),
-                       image = g.channels * g.height * g.width;
-    const std::int64_t og = g.out_channels / g.groups, rows_g = g.weight_channels * g.kh * g.kw;
-    const std::int64_t group_count = (n + per_gemm - 1) / per_gemm, columns = per_gemm * pixels;
-    const bool over_groups = threads > 1 && group_count >= threads;
-    const int workers = over_groups ? threads : 1;
-    const std::int64_t per_worker = (g.cols_rows() + g.out_channels) * columns;
-    Scratch scratch(std::size_t(per_worker * workers) * sizeof(T));
+struct ColumnSource {
+    const Conv2dGeometry* g;
+    const T* x;
+    ColumnLayout layout;
+    T pad_value;
 
-    auto one_group = [&](std::int64_t group, int worker, int inner) {
-        const std::int64_t first = group * per_gemm, count = std::min(n - first, per_gemm);
-        const std::int64_t width = count * pixels;
-        T* cols = scratch.as<T>() + worker * per_worker;
-        T* staging = cols + g.cols_rows() * width;
-        for_images(count, inner, [&](std::int64_t b, int threads_in) {
-            im2col(g, x + (first + b) * image, pad_value, 0, pixels, cols + b * pixels,
-                   threads_in, width);
-        });
-        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-            T* c = staging + grp * og * width;
-            if (rows_g == 0)
-                fill(c, og * width, T(0));
-            else
-                gemm(*weights[std::size_t(grp)], false, width, T(1), cols + grp * rows_g * width,
-                     width, T(0), c, width, inner);
-        }
-        for_images(count, inner, [&](std::int64_t b, int) {
-            for (std::int64_t o = 0; o < g.out_channels; ++o) {
-                const T* from = staging + o * width + b * pixels;
-                T* to = y + ((first + b) * g.out_channels + o) * pixels;
-                const T value = bias != nullptr ? bias[o] : T(0);
-                for (std::int64_t p = 0; p < pixels; ++p) to[p] = from[p] + value;
-            }
-        });
-    };
-    if (over_groups) {
-        parallel_for(group_count, threads,
-                     [&](std::int64_t group, int worker) { one_group(group, worker, 1); });
-    } else {
-        for (std::int64_t group = 0; group < group_count; ++group) one_group(group, 0, threads);
+    // For the forward, op(B) = cols [rows_g, columns]: the k range is rows, the n range columns.
+    static void pack(const void* context, PackRows<T>, std::int64_t p0, std::int64_t kc,
+                     std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+        const auto& s = *static_cast<const ColumnSource*>(context);
+        im2col_panels(*s.g, s.x, s.layout, s.pad_value, p0, kc, j0, cols, nr, dst);
     }
-}
+    // For the weight gradient, op(B) = cols^T [columns, rows_g]: each panel's rows of cols are
+    // gathered side by side into a small block, then transposed by the GEMM's own packer.
+    static void pack_transposed(const void* context, PackRows<T> pack_rows, std::int64_t p0,
+                                std::int64_t kc, std::int64_t j0, std::int64_t cols, int nr,
+                                T* dst) {
+        const auto& s = *static_cast<const ColumnSource*>(context);
+        Scratch rows(std::size_t(nr * kc) * sizeof(T));
+        for (std::int64_t r = 0; r < cols; r += nr) {
+            const std::int64_t count = std::min<std::int64_t>(nr, cols - r);
+            im2col_panels(*s.g, s.x, s.layout, s.pad_value, j0 + r, count, p0, kc, kc,
+                          rows.as<T>());
+            pack_rows(rows.as<T>(), kc, count, kc, nr, dst + r * kc);
+        }
+    }
+};
 
 template <typename T>
 void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* bias,
@@ -219,55 +201,55 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     if ((x == nullptr && image > 0) || (weight == nullptr && og * rows_g > 0) || y == nullptr)
         fail("forward: null pointer");
     const bool pointwise = is_pointwise(g);
-    const std::int64_t tile = tile_columns<T>(g);
     const std::int64_t flops =
         checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
-    const bool over_images = threads > 1 && n >= threads;
-    const int workers = over_images ? threads : 1;
-    const std::int64_t per_worker = pointwise ? 0 : g.cols_rows() * tile;
+    const auto weights = pack_weights(g, weight, false);
+    // Blocks of `per_gemm` images, one GEMM per conv group each: y_g [og, count * pixels] =
+    // weight_g [og, rows_g] @ cols_g [rows_g, count * pixels], written to y directly for one image
+    // or to a staging block [O, count * pixels] copied out for several.
+    const std::int64_t per_gemm = images_per_gemm<T>(g);
+    const std::int64_t blocks = (n + per_gemm - 1) / per_gemm;
+    const bool over_blocks = threads > 1 && blocks >= threads;
+    const int workers = over_blocks ? threads : 1;
+    const std::int64_t per_worker = per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0;
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
 
-    const auto weights = pack_weights(g, weight, false);
-    const std::int64_t per_gemm = images_per_gemm<T>(g);
-    if (per_gemm > 1) {
-        forward_grouped(g, x, weights, bias, pad_value, y, per_gemm, threads);
-        return;
-    }
-    auto one_image = [&](std::int64_t i, int worker, int inner) {
-        const T* xi = x + i * image;
-        T* yi = y + i * g.out_channels * pixels;
-        T* cols = scratch.as<T>() + worker * per_worker;
-        for (std::int64_t p0 = 0; p0 < pixels; p0 += tile) {
-            const std::int64_t p1 = std::min(pixels, p0 + tile), width = p1 - p0;
-            const T* b = xi + p0;
-            std::int64_t ldb = pixels;
-            if (!pointwise) {
-                im2col(g, xi, pad_value, p0, p1, cols, inner);
-                b = cols;
-                ldb = width;
+    auto one_block = [&](std::int64_t block, int worker, int inner) {
+        const std::int64_t first = block * per_gemm, count = std::min(n - first, per_gemm);
+        const std::int64_t width = count * pixels;
+        T* out = count > 1 ? scratch.as<T>() + worker * per_worker
+                           : y + first * g.out_channels * pixels;
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+            T* c = out + grp * og * width;
+            const T* xg = x + first * image + grp * g.weight_channels * g.height * g.width;
+            if (rows_g == 0) {
+                fill(c, og * width, T(0));
+            } else if (pointwise) {  // x is its own im2col matrix [C, H*W]
+                gemm(*weights[std::size_t(grp)], false, width, T(1), xg, pixels, T(0), c, width,
+                     inner);
+            } else {
+                const ColumnSource<T> cols{&g, xg, {image, 0, pixels}, pad_value};
+                gemm(*weights[std::size_t(grp)], PanelSource<T>{ColumnSource<T>::pack, &cols}, width,
+                     T(1), T(0), c, width, inner);
             }
-            for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-                T* c = yi + grp * og * pixels + p0;
-                if (rows_g == 0) {
-                    for (std::int64_t o = 0; o < og; ++o) fill(c + o * pixels, width, T(0));
-                    continue;
-                }
-                gemm(*weights[std::size_t(grp)], false, width, T(1), b + grp * rows_g * ldb, ldb,
-                     T(0), c, pixels, inner);
-            }
-            if (bias != nullptr)
-                for (std::int64_t o = 0; o < g.out_channels; ++o) {
-                    T* row = yi + o * pixels;
-                    const T value = bias[o];
-                    for (std::int64_t p = p0; p < p1; ++p) row[p] += value;
-                }
         }
+        // Bias (and, for several images, the copy out of the staging block).
+        if (count == 1 && bias == nullptr) return;
+        for_images(count, inner, [&](std::int64_t b, int) {
+            for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                const T* from = out + o * width + b * pixels;
+                T* to = y + ((first + b) * g.out_channels + o) * pixels;
+                const T value = bias != nullptr ? bias[o] : T(0);
+                for (std::int64_t p = 0; p < pixels; ++p) to[p] = from[p] + value;
+            }
+        });
     };
-    if (over_images) {
-        parallel_for(n, threads, [&](std::int64_t i, int worker) { one_image(i, worker, 1); });
+    if (over_blocks) {
+        parallel_for(blocks, threads,
+                     [&](std::int64_t block, int worker) { one_block(block, worker, 1); });
     } else {
-        for (std::int64_t i = 0; i < n; ++i) one_image(i, 0, threads);
+        for (std::int64_t block = 0; block < blocks; ++block) one_block(block, 0, threads);
     }
 }
 
@@ -378,7 +360,19 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                     dyb = staging;
                     lddy = width;
                 }
-                if (dw != nullptr) {
+                if (dw != nullptr && !pointwise && !transposed) {
+                    // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g], the
+                    // columns produced straight into the GEMM's panels
+                    const T beta = first ? T(0) : T(1);
+                    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+                        const T* xg = x + i * image + grp * g.weight_channels * g.height * g.width;
+                        const ColumnSource<T> cols_g{&g, xg, {image, p0, span}, pad_value};
+                        gemm(false, og, rows_g, width, T(1), dyb + grp * og * lddy, lddy,
+                             PanelSource<T>{ColumnSource<T>::pack_transposed, &cols_g}, beta,
+                             dw + grp * og * rows_g, rows_g, inner);
+                    }
+                    first = false;
+                } else if (dw != nullptr) {
                     // dweight_g [og, rows_g] += dy_g [og, width] @ cols_g^T [width, rows_g], or
                     // its transpose [rows_g, og] += cols_g [rows_g, width] @ dy_g^T [width, og]
                     const T* bmat = x + i * image + p0;  // pointwise: x is the im2col matrix

@@ -63,6 +63,7 @@ struct Problem {
     T* c;
     std::int64_t ldc;
     const T* a_panels = nullptr;  // A packed beforehand ([m panels][k][MR], see PackedA): no pack_a
+    const PanelSource<T>* b_source = nullptr;  // B packed by a producer (then b is unused)
 };
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) { return (x + y - 1) / y; }
@@ -118,7 +119,9 @@ void pack_a(const Problem<T>& g, const Packers<T>& pk, std::int64_t i0, std::int
 template <typename T>
 void pack_b(const Problem<T>& g, const Packers<T>& pk, std::int64_t p0, std::int64_t kc,
             std::int64_t j0, std::int64_t cols, int nr, T* dst) {
-    if (g.trans_b)  // B stored [n, k]: transpose the panels' columns (rows as stored)
+    if (g.b_source != nullptr)
+        g.b_source->pack(g.b_source->context, pk.rows, p0, kc, j0, cols, nr, dst);
+    else if (g.trans_b)  // B stored [n, k]: transpose the panels' columns (rows as stored)
         pk.rows(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, nr, dst);
     else  // B stored [k, n]: each row of a panel is contiguous
         pk.cols(g.b + p0 * g.ldb + j0, g.ldb, cols, kc, nr, dst);
@@ -238,7 +241,7 @@ void check_problem(const Problem<T>& g) {
     check_ld("ldc", g.ldc, g.n);
     if (g.m > 0 && g.n > 0 && g.c == nullptr) throw std::invalid_argument("gemm: C is null");
     if (g.m > 0 && g.n > 0 && g.k > 0 &&
-        ((g.a == nullptr && g.a_panels == nullptr) || g.b == nullptr))
+        ((g.a == nullptr && g.a_panels == nullptr) || (g.b == nullptr && g.b_source == nullptr)))
         throw std::invalid_argument("gemm: A or B is null");
 }
 
@@ -327,6 +330,31 @@ std::size_t packed_a_bytes(bool trans_a, std::int64_t m, std::int64_t k, const T
     return sizeof(T) * std::size_t(std::max<std::int64_t>(1, ceil_div(m, mr) * mr * k));
 }
 
+// Runs a problem on a kernel set's kernels and packing.
+template <typename T>
+void run(const Problem<T>& g, const gemm_detail::KernelSet& set, int threads) {
+    if constexpr (sizeof(T) == sizeof(float))
+        gemm_impl(g, set.kernel_f32, packers_of<float>(set), set.f32, threads);
+    else
+        gemm_impl(g, set.kernel_f64, packers_of<double>(set), set.f64, threads);
+}
+// The problem with A taken from a PackedA (its sizes, and its panels instead of a stored A).
+template <typename T>
+Problem<T> with_packed_a(const PackedA<T>& a, Problem<T> g) {
+    g.m = a.rows();
+    g.k = a.depth();
+    g.lda = std::max<std::int64_t>(1, g.trans_a ? g.m : g.k);
+    g.a_panels = a.panels();
+    return g;
+}
+// The problem with B from a PanelSource (then ldb only has to pass the size check).
+template <typename T>
+Problem<T> with_source(const PanelSource<T>& b, Problem<T> g) {
+    g.ldb = std::max<std::int64_t>(1, g.n);
+    g.b_source = &b;
+    return g;
+}
+
 }  // namespace
 
 template <typename T>
@@ -344,36 +372,57 @@ template class PackedA<double>;
 
 void gemm(const PackedA<float>& a, bool trans_b, std::int64_t n, float alpha, const float* b,
           std::int64_t ldb, float beta, float* c, std::int64_t ldc, int threads) {
-    const gemm_detail::KernelSet& set = kernel_set(a);
-    Problem<float> g{false, trans_b, a.rows(), n, a.depth(), alpha, nullptr,
-                     std::max<std::int64_t>(1, a.depth()), b, ldb, beta, c, ldc};
-    g.a_panels = a.panels();
-    gemm_impl(g, set.kernel_f32, packers_of<float>(set), set.f32, threads);
+    run(with_packed_a(a, Problem<float>{false, trans_b, 0, n, 0, alpha, nullptr, 1, b, ldb, beta,
+                                        c, ldc}),
+        kernel_set(a), threads);
 }
-
 void gemm(const PackedA<double>& a, bool trans_b, std::int64_t n, double alpha, const double* b,
           std::int64_t ldb, double beta, double* c, std::int64_t ldc, int threads) {
-    const gemm_detail::KernelSet& set = kernel_set(a);
-    Problem<double> g{false, trans_b, a.rows(), n, a.depth(), alpha, nullptr,
-                      std::max<std::int64_t>(1, a.depth()), b, ldb, beta, c, ldc};
-    g.a_panels = a.panels();
-    gemm_impl(g, set.kernel_f64, packers_of<double>(set), set.f64, threads);
+    run(with_packed_a(a, Problem<double>{false, trans_b, 0, n, 0, alpha, nullptr, 1, b, ldb, beta,
+                                         c, ldc}),
+        kernel_set(a), threads);
+}
+
+void gemm(bool trans_a, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+          const float* a, std::int64_t lda, const PanelSource<float>& b, float beta, float* c,
+          std::int64_t ldc, int threads) {
+    run(with_source(b, Problem<float>{trans_a, false, m, n, k, alpha, a, lda, nullptr, 1, beta, c,
+                                      ldc}),
+        gemm_detail::active_kernels(), threads);
+}
+void gemm(bool trans_a, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+          const double* a, std::int64_t lda, const PanelSource<double>& b, double beta, double* c,
+          std::int64_t ldc, int threads) {
+    run(with_source(b, Problem<double>{trans_a, false, m, n, k, alpha, a, lda, nullptr, 1, beta, c,
+                                       ldc}),
+        gemm_detail::active_kernels(), threads);
+}
+
+void gemm(const PackedA<float>& a, const PanelSource<float>& b, std::int64_t n, float alpha,
+          float beta, float* c, std::int64_t ldc, int threads) {
+    run(with_packed_a(a, with_source(b, Problem<float>{false, false, 0, n, 0, alpha, nullptr, 1,
+                                                       nullptr, 1, beta, c, ldc})),
+        kernel_set(a), threads);
+}
+void gemm(const PackedA<double>& a, const PanelSource<double>& b, std::int64_t n, double alpha,
+          double beta, double* c, std::int64_t ldc, int threads) {
+    run(with_packed_a(a, with_source(b, Problem<double>{false, false, 0, n, 0, alpha, nullptr, 1,
+                                                        nullptr, 1, beta, c, ldc})),
+        kernel_set(a), threads);
 }
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
           std::int64_t ldc, int threads) {
-    const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
-    gemm_impl(Problem<float>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f32, packers_of<float>(set), set.f32, threads);
+    run(Problem<float>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
+        gemm_detail::active_kernels(), threads);
 }
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
           const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
           double* c, std::int64_t ldc, int threads) {
-    const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
-    gemm_impl(Problem<double>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
-              set.kernel_f64, packers_of<double>(set), set.f64, threads);
+    run(Problem<double>{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc},
+        gemm_detail::active_kernels(), threads);
 }
 
 }  // namespace sg

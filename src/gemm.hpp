@@ -44,6 +44,35 @@ void gemm(const PackedA<float>& a, bool trans_b, std::int64_t n, float alpha, co
 void gemm(const PackedA<double>& a, bool trans_b, std::int64_t n, double alpha, const double* b,
           std::int64_t ldb, double beta, double* c, std::int64_t ldc, int threads = 0);
 
+// PanelSource: op(B) produced block by block straight into the GEMM's packed NR-column
+// micro-panels, instead of read from a stored matrix (conv2d's im2col matrix is never stored).
+// pack(context, pack_rows, p0, kc, j0, cols, nr, dst) writes op(B)[p0:p0+kc, j0:j0+cols] as
+// ceil(cols / nr) panels dst[panel][p][j] (64-byte aligned), zero past `cols`; `pack_rows` is the
+// GEMM's own transposing packer (dst[panel][p][i] = src[(panel * width + i) * ld + p], see
+// gemm_kernels.hpp), for a source that has the values as rows. Called concurrently from the GEMM's
+// threads (for disjoint blocks), so it must be thread-safe.
+template <typename T>
+using PackRows = void (*)(const T* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
+                          int width, T* dst);
+template <typename T>
+struct PanelSource {
+    void (*pack)(const void* context, PackRows<T> pack_rows, std::int64_t p0, std::int64_t kc,
+                 std::int64_t j0, std::int64_t cols, int nr, T* dst);
+    const void* context;
+};
+
+// C [m,n] = alpha * op(A) @ B + beta * C with B [k,n] from a PanelSource; A stored or packed.
+void gemm(bool trans_a, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+          const float* a, std::int64_t lda, const PanelSource<float>& b, float beta, float* c,
+          std::int64_t ldc, int threads = 0);
+void gemm(bool trans_a, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+          const double* a, std::int64_t lda, const PanelSource<double>& b, double beta, double* c,
+          std::int64_t ldc, int threads = 0);
+void gemm(const PackedA<float>& a, const PanelSource<float>& b, std::int64_t n, float alpha,
+          float beta, float* c, std::int64_t ldc, int threads = 0);
+void gemm(const PackedA<double>& a, const PanelSource<double>& b, std::int64_t n, double alpha,
+          double beta, double* c, std::int64_t ldc, int threads = 0);
+
 // The register tile and cache blocks the active kernels use for one dtype (see gemm_kernels.hpp).
 struct GemmBlockSizes {
     int mr, nr, kc, mc, nc;

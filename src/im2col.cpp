@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace sg {
 
@@ -87,6 +88,63 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
     }
 }
 
+// A run of im2col columns within one output row of one image and one panel: the same for every
+// row of the matrix.
+struct Piece {
+    std::int64_t image_offset;  // of the image in x
+    std::int64_t oy, ox, end;   // output row, output columns [ox, end)
+    std::int64_t out;           // of the first column in dst (row 0)
+};
+
+template <typename T>
+void im2col_panels_impl(const Conv2dGeometry& g, const T* x, const ColumnLayout& layout,
+                        T pad_value, std::int64_t r0, std::int64_t rows, std::int64_t q0,
+                        std::int64_t cols, std::int64_t width, T* dst) {
+    const std::int64_t wo = g.out_width, plane = g.height * g.width, taps = g.kh * g.kw;
+    const std::int64_t span = layout.span, sw = g.sw;
+    if (r0 < 0 || rows < 0 || r0 + rows > g.weight_channels * taps || q0 < 0 || cols < 0 ||
+        width < 1 || span < 1 || layout.first_pixel < 0 ||
+        layout.first_pixel + span > g.out_pixels() ||
+        (rows > 0 && cols > 0 && (x == nullptr || dst == nullptr)))
+        throw std::invalid_argument("conv2d: im2col_panels: block out of bounds");
+    const std::int64_t padded = (cols + width - 1) / width * width, panel = rows * width;
+    std::vector<Piece> pieces;
+    for (std::int64_t q = 0; q < cols;) {
+        const std::int64_t col = q0 + q, in_image = col % span;
+        const std::int64_t pixel = layout.first_pixel + in_image, lane = q % width;
+        const std::int64_t ox = pixel % wo;
+        const std::int64_t end =
+            std::min({wo, ox + (cols - q), ox + (width - lane), ox + (span - in_image)});
+        pieces.push_back({col / span * layout.image_stride, pixel / wo, ox, end,
+                          q / width * panel + lane});
+        q += end - ox;
+    }
+    for (std::int64_t r = r0; r < r0 + rows; ++r) {
+        const std::int64_t c = r / taps, ki = r / g.kw % g.kh, kj = r % g.kw;
+        const std::int64_t iy_offset = ki * g.dh - g.pad_top, ix_offset = kj * g.dw - g.pad_left;
+        std::int64_t ox_lo, ox_hi;
+        valid_range(ix_offset, sw, g.width, wo, &ox_lo, &ox_hi);
+        const T* channel = x + c * plane;
+        T* row = dst + (r - r0) * width;  // this row in panel 0; panel j is j * panel further
+        for (const Piece& piece : pieces) {
+            const std::int64_t ox = piece.ox, end = piece.end, iy = piece.oy * g.sh + iy_offset;
+            const bool inside = iy >= 0 && iy < g.height;
+            const std::int64_t lo = inside ? std::clamp(ox_lo, ox, end) : end;
+            const std::int64_t hi = inside ? std::clamp(ox_hi, lo, end) : end;
+            const T* in = channel + piece.image_offset + (inside ? iy * g.width : 0);
+            T* out = row + piece.out;  // out[i - ox]: output column i
+            for (std::int64_t i = ox; i < lo; ++i) out[i - ox] = pad_value;
+            if (sw == 1) {
+                for (std::int64_t i = lo; i < hi; ++i) out[i - ox] = in[i + ix_offset];
+            } else {
+                for (std::int64_t i = lo; i < hi; ++i) out[i - ox] = in[i * sw + ix_offset];
+            }
+            for (std::int64_t i = hi; i < end; ++i) out[i - ox] = pad_value;
+        }
+        for (std::int64_t q = cols; q < padded; ++q) row[q / width * panel + q % width] = T(0);
+    }
+}
+
 template <typename T>
 void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::int64_t p1, T* x,
                  int threads, std::int64_t ld) {
@@ -127,6 +185,16 @@ void im2col(const Conv2dGeometry& g, const float* x, float pad_value, std::int64
 void im2col(const Conv2dGeometry& g, const double* x, double pad_value, std::int64_t p0,
             std::int64_t p1, double* cols, int threads, std::int64_t ld) {
     im2col_impl(g, x, pad_value, p0, p1, cols, threads, ld);
+}
+void im2col_panels(const Conv2dGeometry& g, const float* x, const ColumnLayout& layout,
+                   float pad_value, std::int64_t r0, std::int64_t rows, std::int64_t q0,
+                   std::int64_t cols, std::int64_t width, float* dst) {
+    im2col_panels_impl(g, x, layout, pad_value, r0, rows, q0, cols, width, dst);
+}
+void im2col_panels(const Conv2dGeometry& g, const double* x, const ColumnLayout& layout,
+                   double pad_value, std::int64_t r0, std::int64_t rows, std::int64_t q0,
+                   std::int64_t cols, std::int64_t width, double* dst) {
+    im2col_panels_impl(g, x, layout, pad_value, r0, rows, q0, cols, width, dst);
 }
 void col2im(const Conv2dGeometry& g, const float* cols, std::int64_t p0, std::int64_t p1, float* x,
             int threads, std::int64_t ld) {
