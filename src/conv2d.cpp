@@ -208,15 +208,19 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     // Blocks of `per_gemm` images, one GEMM per conv group each: y_g [og, count * pixels] =
     // weight_g [og, rows_g] @ cols_g [rows_g, count * pixels], written to y directly for one image
     // or to a staging block [O, count * pixels] copied out for several.
-    const std::int64_t per_gemm = images_per_gemm<T>(g);
-    const std::int64_t blocks = (n + per_gemm - 1) / per_gemm;
+    // Block b holds images [b * n / blocks, (b + 1) * n / blocks). When the threads share out the
+    // blocks, their number is a multiple of the threads, so no thread gets a block more. (No
+    // element's sum depends on the blocks: the forward's bits never depend on the thread count.)
+    std::int64_t blocks = (n + images_per_gemm<T>(g) - 1) / images_per_gemm<T>(g);
     const bool over_blocks = threads > 1 && blocks >= threads;
+    if (over_blocks) blocks = std::min(n, (blocks + threads - 1) / threads * threads);
     const int workers = over_blocks ? threads : 1;
+    const std::int64_t per_gemm = (n + blocks - 1) / blocks;  // the most images in a block
     const std::int64_t per_worker = per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0;
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
 
     auto one_block = [&](std::int64_t block, int worker, int inner) {
-        const std::int64_t first = block * per_gemm, count = std::min(n - first, per_gemm);
+        const std::int64_t first = block * n / blocks, count = (block + 1) * n / blocks - first;
         const std::int64_t width = count * pixels;
         T* out = count > 1 ? scratch.as<T>() + worker * per_worker
                            : y + first * g.out_channels * pixels;

@@ -154,8 +154,38 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
     if (p1 == p0) return;
     const std::int64_t plane = g.height * g.width, sw = g.sw;
     if (threads < 1) threads = 1;
-        // Each channel's rows touch only that channel of x: parallel over channels is race-free,
-        // and the order of additions inside a channel is fixed.
+    // Each channel's rows touch only that channel of x: parallel over channels is race-free,
+    // and the order of additions inside a channel is fixed (rows in order; within a row, every
+    // element of x gets at most one term), the same in both paths below.
+    if (p0 == 0 && p1 == g.out_pixels()) {  // whole images: valid rows and columns once per row
+        const std::int64_t wo = g.out_width;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (std::int64_t c = 0; c < g.channels; ++c) {
+            T* xc = x + c * plane;
+            for (std::int64_t ki = 0; ki < g.kh; ++ki) {
+                const std::int64_t iy_offset = ki * g.dh - g.pad_top;
+                std::int64_t oy_lo, oy_hi;
+                valid_range(iy_offset, g.sh, g.height, g.out_height, &oy_lo, &oy_hi);
+                for (std::int64_t kj = 0; kj < g.kw; ++kj) {
+                    const std::int64_t ix_offset = kj * g.dw - g.pad_left;
+                    std::int64_t lo, hi;
+                    valid_range(ix_offset, sw, g.width, wo, &lo, &hi);
+                    const T* in = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+                    for (std::int64_t oy = oy_lo; oy < oy_hi; ++oy) {
+                        T* out = xc + (oy * g.sh + iy_offset) * g.width;
+                        const T* from = in + oy * wo;
+                        if (sw == 1) {
+                            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox + ix_offset] += from[ox];
+                        } else {
+                            for (std::int64_t ox = lo; ox < hi; ++ox)
+                                out[ox * sw + ix_offset] += from[ox];
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (std::int64_t c = 0; c < g.channels; ++c) {
         T* xc = x + c * plane;
