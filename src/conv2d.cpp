@@ -1,4 +1,4 @@
-// conv2d.cpp: conv2d forward (im2col + GEMM) and backward (GEMM + col2im, chunked reductions).
+// conv2d.cpp: conv2d forward (implicit im2col + GEMM) and backward (GEMM + col2im, chunked sums).
 #include "conv2d.hpp"
 
 #include <algorithm>
@@ -22,13 +22,16 @@ namespace sg {
 
 namespace {
 
-// Most bytes of im2col columns one thread holds; larger images are processed in column tiles.
+// The forward and the weight gradient never store an im2col matrix: its blocks are produced
+// straight into the GEMM's packed panels (ColumnSource). The input gradient's columns, and the
+// transposed and 1x1 weight-gradient forms, use the stored matrix, tiled:
+// most bytes of im2col columns one thread holds; larger images are processed in column tiles.
 constexpr std::int64_t kColumnScratchBytes = std::int64_t(2) << 20;
 // Most bytes of one group of small images side by side (im2col columns and staged outputs): small
 // images are where one wide GEMM beats many narrow ones, and their tensors are small anyway.
 constexpr std::int64_t kGroupScratchBytes = std::int64_t(8) << 20;
-// Forward GEMMs see at least this many columns where possible: images with fewer output pixels are
-// put side by side in one im2col matrix (one GEMM per group of images, results copied out).
+// GEMMs see at least this many columns where possible: images with fewer output pixels are put
+// side by side in one im2col matrix (one GEMM per group of images, results copied out).
 constexpr std::int64_t kGroupColumns = 1024;
 // The weight and bias gradients are summed over the batch in this many chunks (fewer for small
 // batches), each into its own accumulator, then reduced in chunk order: the result never depends

@@ -27,8 +27,9 @@ struct Conv2dGeometry {
 void conv2d_check_geometry(Conv2dGeometry& g);
 
 // conv2d_forward: x [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] (or null) -> y [N,O,Ho,Wo].
-// Constant padding with `pad_value` is folded into im2col (no padded copy). Parallel over images
-// or, for small batches, inside im2col and GEMM; results do not depend on the thread count.
+// The im2col matrix is never stored: its blocks go straight into the GEMM's packed panels, with
+// constant padding `pad_value` folded in (no padded copy). Parallel over blocks of images or, for
+// small batches, inside the GEMM; results do not depend on the thread count.
 void conv2d_forward(const Conv2dGeometry& geometry, const float* x, const float* weight,
                     const float* bias, float pad_value, float* y);
 void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const double* weight,

@@ -218,6 +218,55 @@ TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
     }
 }
 
+TEST(im2col_panels_matches_naive_gather_in_every_layout) {
+    for (const Conv2dGeometry& geometry : kCases) {
+        Conv2dGeometry g = geometry;
+        g.batch = 3;
+        conv2d_check_geometry(g);
+        const std::int64_t pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+        const std::int64_t rows_g = g.weight_channels * g.kh * g.kw;
+        const auto x = sg_test::random_values<double>(std::size_t(3 * image), 610);
+        // Images side by side, a tail of each image's pixels; a block inside the rows and columns;
+        // panels narrower than, and exactly as wide as, the block.
+        const std::int64_t first = pixels / 4, span = pixels - first, total = 3 * span;
+        const std::int64_t r0 = rows_g > 2 ? 1 : 0, rows = rows_g > 2 ? rows_g - 2 : rows_g;
+        const std::int64_t q0 = total > 2 ? 1 : 0, cols = total > 2 ? total - 2 : total;
+        for (std::int64_t width : {std::int64_t(8), cols}) {
+            const std::int64_t panels = (cols + width - 1) / width;
+            std::vector<double> dst(std::size_t(panels * rows * width), -1.0);
+            im2col_panels(g, x.data(), {image, first, span}, 0.5, r0, rows, q0, cols, width,
+                          dst.data());
+            bool ok = true;
+            for (std::int64_t r = r0; r < r0 + rows; ++r)
+                for (std::int64_t q = 0; q < panels * width; ++q) {
+                    double expected = 0.0;  // zero past the block's columns
+                    if (q < cols) {
+                        const std::int64_t col = q0 + q, n = col / span, p = first + col % span;
+                        const std::int64_t c = r / (g.kh * g.kw), ki = r / g.kw % g.kh,
+                                           kj = r % g.kw;
+                        expected = tap(g, x, n, c, p / g.out_width * g.sh - g.pad_top + ki * g.dh,
+                                       p % g.out_width * g.sw - g.pad_left + kj * g.dw, 0.5);
+                    }
+                    if (dst[std::size_t((q / width * rows + r - r0) * width + q % width)] !=
+                        expected)
+                        ok = false;
+                }
+            CHECK_MESSAGE(ok, "im2col_panels C=" + std::to_string(g.channels) +
+                                  " H=" + std::to_string(g.height) +
+                                  " width=" + std::to_string(width));
+        }
+    }
+    Conv2dGeometry g = kCases[0];
+    conv2d_check_geometry(g);
+    std::vector<double> x(std::size_t(g.channels * g.height * g.width)), dst(64);
+    CHECK_THROWS(im2col_panels(g, x.data(), {0, 0, g.out_pixels() + 1}, 0.0, 0, 1, 0, 1, 8,
+                               dst.data()),
+                 std::invalid_argument, "conv2d: im2col_panels");
+    CHECK_THROWS(im2col_panels(g, x.data(), {0, 0, 4}, 0.0, 0, g.cols_rows() + 1, 0, 1, 8,
+                               dst.data()),
+                 std::invalid_argument, "conv2d: im2col_panels");
+}
+
 TEST(conv2d_geometry_errors) {
     Conv2dGeometry g = make(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1);
     g.weight_channels = 4;  // weight has 4 input channels but x has 3

@@ -1,4 +1,6 @@
-// test_gemm.cpp: gemm vs a naive loop on every ISA this CPU runs: edge sizes, threads, errors.
+// test_gemm.cpp: gemm (stored, packed-A and panel-source forms) vs a naive loop on every ISA this
+// CPU runs: edge sizes, threads, errors.
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -150,6 +152,83 @@ TEST(gemm_result_does_not_depend_on_thread_count) {
     }
     set_gemm_isa(gemm_supported_isas().back());
     set_num_threads(saved);
+}
+
+namespace {
+
+// A PanelSource reading a stored row-major B [k, n] (ld = n), counting its calls.
+template <typename T>
+struct StoredSource {
+    const T* b;
+    std::int64_t ld;
+    mutable std::atomic<int> calls{0};
+    static void pack(const void* context, PackRows<T>, std::int64_t p0, std::int64_t kc,
+                     std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+        const auto& s = *static_cast<const StoredSource*>(context);
+        ++s.calls;
+        const std::int64_t padded = (cols + nr - 1) / nr * nr;
+        for (std::int64_t q = 0; q < padded; ++q)
+            for (std::int64_t p = 0; p < kc; ++p)
+                dst[(q / nr * kc + p) * nr + q % nr] = q < cols ? s.b[(p0 + p) * s.ld + j0 + q] : T(0);
+    }
+};
+
+// The packed-A and panel-source forms give the stored form's bits: same blocks, same sums.
+template <typename T>
+void check_packed_forms(bool ta, std::int64_t m, std::int64_t n, std::int64_t k, T beta,
+                        int threads, unsigned seed) {
+    const std::int64_t lda = (ta ? m : k) + 2;
+    auto a = sg_test::random_values<T>(std::size_t((ta ? k : m) * lda + 1), seed);
+    auto b = sg_test::random_values<T>(std::size_t(k * n + 1), seed + 1);
+    auto c0 = sg_test::random_values<T>(std::size_t(m * n + 1), seed + 2);
+    auto stored = c0, packed = c0, sourced = c0, both = c0;
+    gemm(ta, false, m, n, k, T(1.5), a.data(), lda, b.data(), n, beta, stored.data(), n, threads);
+    const PackedA<T> pa(ta, m, k, a.data(), lda);
+    gemm(pa, false, n, T(1.5), b.data(), n, beta, packed.data(), n, threads);
+    const StoredSource<T> source{b.data(), n};
+    const PanelSource<T> panels{StoredSource<T>::pack, &source};
+    gemm(ta, m, n, k, T(1.5), a.data(), lda, panels, beta, sourced.data(), n, threads);
+    gemm(pa, panels, n, T(1.5), beta, both.data(), n, threads);
+    const std::size_t bytes = stored.size() * sizeof(T);
+    const std::string where = " isa=" + gemm_isa() + " m=" + std::to_string(m) +
+                              " n=" + std::to_string(n) + " k=" + std::to_string(k);
+    CHECK_MESSAGE(std::memcmp(stored.data(), packed.data(), bytes) == 0, "PackedA" + where);
+    CHECK_MESSAGE(std::memcmp(stored.data(), sourced.data(), bytes) == 0, "PanelSource" + where);
+    CHECK_MESSAGE(std::memcmp(stored.data(), both.data(), bytes) == 0, "both" + where);
+    CHECK_MESSAGE(m * n * k == 0 || source.calls > 0, "the source was used" + where);
+}
+
+}  // namespace
+
+TEST(gemm_packed_a_and_panel_source_match_the_stored_form) {
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        for (std::int64_t m : {1, 7, 8, 9, 33})
+            for (std::int64_t n : {1, 31, 33, 70}) {
+                check_packed_forms<float>((m + n) % 2 == 1, m, n, 29, 0.0f, 1, unsigned(m * n));
+                check_packed_forms<double>((m + n) % 2 == 0, m, n, 13, 0.5, 1, unsigned(m + n));
+            }
+        check_packed_forms<float>(false, 300, 700, 500, 1.0f, 2, 70);  // several blocks, threads
+        check_packed_forms<float>(true, 20, 900, 400, 0.0f, 2, 71);    // rows split, threads
+        check_packed_forms<double>(false, 5, 6, 0, 0.5, 1, 72);        // k == 0: beta * C
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+}
+
+TEST(gemm_packed_a_keeps_its_kernels_and_checks_its_input) {
+    auto isas = gemm_supported_isas();
+    std::vector<float> a(6 * 5), b(5 * 4), c1(6 * 4), c2(6 * 4);
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(i % 7) - 3.0f;
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(i % 5) - 2.0f;
+    set_gemm_isa(isas.front());
+    const PackedA<float> pa(false, 6, 5, a.data(), 5);
+    gemm(false, false, 6, 4, 5, 1.0f, a.data(), 5, b.data(), 4, 0.0f, c1.data(), 4);
+    set_gemm_isa(isas.back());  // packed for the first ISA's tiles: still used with its kernels
+    gemm(pa, false, 4, 1.0f, b.data(), 4, 0.0f, c2.data(), 4);
+    CHECK(c1 == c2);
+    CHECK_THROWS(PackedA<float>(false, 6, 5, a.data(), 4), std::invalid_argument, "gemm: ");
+    CHECK_THROWS(PackedA<float>(false, -1, 5, a.data(), 5), std::invalid_argument, "gemm: ");
+    CHECK_THROWS(PackedA<float>(false, 2, 5, nullptr, 5), std::invalid_argument, "gemm: ");
 }
 
 TEST(gemm_isa_selection) {
