@@ -37,6 +37,9 @@ constexpr std::int64_t kGroupColumns = 1024;
 // batches), each into its own accumulator, then reduced in chunk order: the result never depends
 // on the thread count.
 constexpr std::int64_t kWeightGradChunks = 8;
+// Input channels per group from which dx is computed as a forward convolution of dy (see
+// input_gradient_as_forward); below it, as weight^T @ dy and col2im.
+constexpr std::int64_t kTransposedMinChannels = 64;
 
 [[noreturn]] void fail(const std::string& message) {
     throw std::invalid_argument("conv2d: " + message);
@@ -260,6 +263,46 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     }
 }
 
+// Whether dx is better computed as the forward convolution of dy with the flipped, transposed
+// weights (no col2im; the forward's implicit im2col): with stride 1, padding within the dilated
+// kernel, and enough input channels per group that the GEMM's M = C/groups keeps it efficient (its
+// im2col matrix has O/groups * kh * kw rows). Measured in benchmarks/NOTES.md.
+bool input_gradient_as_forward(const Conv2dGeometry& g) {
+    const std::int64_t reach_h = g.dh * (g.kh - 1), reach_w = g.dw * (g.kw - 1);
+    return g.sh == 1 && g.sw == 1 && !is_pointwise(g) &&
+           g.weight_channels >= kTransposedMinChannels && g.pad_top <= reach_h &&
+           g.pad_bottom <= reach_h && g.pad_left <= reach_w && g.pad_right <= reach_w;
+}
+
+// dx [N,C,H,W] = conv2d(dy [N,O,Ho,Wo], w' [C, O/groups, kh, kw]) with stride 1, the same dilation
+// and groups, padding reach - pad on each side (reach = dilation * (k - 1)), and
+// w'[grp*Cg + c, o, ki, kj] = weight[grp*og + o, c, kh-1-ki, kw-1-kj]: each dx element sums
+// dy[o, iy + pad_top - ki*dh, ix + pad_left - kj*dw] * weight[o, c, ki, kj], as col2im would.
+template <typename T>
+void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T* dx) {
+    const std::int64_t og = g.out_channels / g.groups, cg = g.weight_channels;
+    const std::int64_t taps = g.kh * g.kw;
+    Scratch flipped(std::size_t(g.out_channels * cg * taps) * sizeof(T));
+    T* w = flipped.as<T>();
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+        for (std::int64_t c = 0; c < cg; ++c)
+            for (std::int64_t o = 0; o < og; ++o)
+                for (std::int64_t t = 0; t < taps; ++t)
+                    w[((grp * cg + c) * og + o) * taps + t] =
+                        weight[((grp * og + o) * cg + c) * taps + (taps - 1 - t)];
+    Conv2dGeometry t = g;
+    t.channels = g.out_channels;
+    t.height = g.out_height;
+    t.width = g.out_width;
+    t.out_channels = g.channels;
+    t.weight_channels = og;
+    t.pad_top = g.dh * (g.kh - 1) - g.pad_top;
+    t.pad_bottom = g.dh * (g.kh - 1) - g.pad_bottom;
+    t.pad_left = g.dw * (g.kw - 1) - g.pad_left;
+    t.pad_right = g.dw * (g.kw - 1) - g.pad_right;
+    forward_impl(t, dy, w, static_cast<const T*>(nullptr), T(0), dx);
+}
+
 template <typename T>
 void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* dy,
                    T pad_value, T* dx, T* dweight, T* dbias) {
@@ -308,6 +351,11 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         return;
     }
 
+    if (dx != nullptr && input_gradient_as_forward(g)) {
+        transposed_forward(g, weight, dy, dx);
+        if (dweight == nullptr && dbias == nullptr) return;
+        dx = nullptr;  // done: the chunks below compute the weight and bias gradients only
+    }
     const bool pointwise = is_pointwise(g);
     const std::int64_t tile = tile_columns<T>(g);
     // Work units: chunks of images. The weight/bias gradients need the fixed chunking; dx does not.
@@ -316,17 +364,19 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     const int workers = over_chunks ? threads : 1;
     // Small images go side by side into one im2col matrix (and one dy block) per GEMM.
     const std::int64_t per_gemm = images_per_gemm<T>(g);
-    const std::int64_t per_worker =
-        pointwise ? 0
-                  : std::max(g.cols_rows() * tile,
-                             per_gemm > 1 ? (g.cols_rows() + g.out_channels) * per_gemm * pixels
-                                          : std::int64_t(0));
-    Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
     // The weight gradient per group is either dy_g @ cols_g^T [og, rows_g] straight into dweight
     // (chunk 0) and chunk accumulators, or, when the GEMM's register tile fits the transposed shape
     // better, cols_g @ dy_g^T [rows_g, og] in accumulators for every chunk, transposed by the
     // reduction.
     const bool transposed = dweight != nullptr && prefer_transposed<T>(og, rows_g);
+    // Per worker: stored columns (dx's, or the transposed weight gradient's) for a tile or a block
+    // of images, then a block's dy gathered side by side.
+    const bool stored_cols = !pointwise && (dx != nullptr || transposed);
+    const std::int64_t block_columns = per_gemm > 1 ? per_gemm * pixels : tile;
+    const std::int64_t cols_size = stored_cols ? g.cols_rows() * block_columns : 0;
+    const std::int64_t per_worker =
+        cols_size + (per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0);
+    Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
     const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
     Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
                      sizeof(T));
@@ -357,7 +407,7 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                 const T* dyb = dy + i * g.out_channels * pixels + p0;
                 std::int64_t lddy = pixels;
                 if (count > 1) {
-                    T* staging = cols + g.cols_rows() * width;
+                    T* staging = cols + cols_size;
                     for_images(count, inner, [&](std::int64_t b, int) {
                         for (std::int64_t o = 0; o < g.out_channels; ++o) {
                             const T* from = dy + ((i + b) * g.out_channels + o) * pixels + p0;

@@ -49,6 +49,38 @@ def test_forward_and_gradients(case, rng):
     )
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(x=(2, 64, 6, 7), w=(5, 64, 3, 3), pads=(1, 1, 1, 1)),
+        dict(x=(1, 64, 7, 5), w=(3, 64, 3, 2), pads=(2, 0, 1, 0)),  # asymmetric, at the reach
+        dict(x=(2, 64, 9, 8), w=(4, 64, 3, 3), pads=(1, 3, 2, 0), dilation=(2, 1)),
+        dict(x=(1, 128, 5, 5), w=(6, 64, 3, 3), pads=(1, 1, 1, 1), groups=2),
+        dict(x=(2, 64, 6, 6), w=(3, 64, 3, 3), pads=(3, 0, 0, 0)),  # padding past the reach
+        dict(x=(2, 64, 6, 6), w=(3, 64, 2, 2), pads=(0, 0, 0, 0), stride=(2, 1)),  # strided
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_input_gradient_with_many_channels(case, dtype, rng):
+    # From 64 input channels per group, stride 1 and padding within the dilated kernel, dx is
+    # computed as a forward convolution of dy with the flipped, transposed weights; the last two
+    # cases take the col2im path. Both against the float64 reference.
+    stride, pads = case.get("stride", (1, 1)), case["pads"]
+    dilation, groups = case.get("dilation", (1, 1)), case.get("groups", 1)
+    x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
+    y = reference_conv2d(x, w, None, stride, pads, dilation, groups)
+    dy = rng.standard_normal(y.shape)
+    dx_ref, dw_ref, db_ref = reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups)
+    xs, ws = sg.Tensor(x, dtype=dtype, requires_grad=True), sg.Tensor(w, dtype=dtype, requires_grad=True)
+    bs = sg.zeros(w.shape[0], dtype=dtype, requires_grad=True)
+    out = sg.conv2d(xs, ws, bs, stride=stride, pad_width=pads, dilation=dilation, groups=groups)
+    out.backward(sg.Tensor(dy, dtype=dtype))
+    tol = 1e-4 if dtype == "float32" else 1e-11
+    for got, ref in ((xs.grad, dx_ref), (ws.grad, dw_ref), (bs.grad, db_ref)):
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=tol, atol=tol * scale)
+
+
 @st.composite
 def conv_cases(draw):
     groups = draw(st.integers(1, 3))
