@@ -16,10 +16,16 @@
 #include "gemm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <emmintrin.h>
+#endif
 
 #include "buffer.hpp"
 #include "gemm_kernels.hpp"
@@ -46,6 +52,34 @@ static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
                   blocks_are_whole_tiles(gemm_detail::kAvx512F32) &&
                   blocks_are_whole_tiles(gemm_detail::kAvx512F64),
               "MC and NC must be whole multiples of the register tile");
+
+// The barrier between packing a shared A block and using it. It spins briefly before yielding:
+// under a passive OpenMP wait policy (which simplegrad sets, see simplegrad/__init__.py) the
+// runtime's barrier puts an early thread to sleep, and waking it costs tens of microseconds on a
+// virtual machine, more than the wait itself (the threads arrive microseconds apart).
+class SpinBarrier {
+public:
+    // Waits until all `team` threads have arrived; `passed` counts this thread's barriers.
+    void wait(int team, long& passed) {
+        const long target = ++passed * team;
+        arrived_.fetch_add(1, std::memory_order_acq_rel);
+        for (int spins = 0; arrived_.load(std::memory_order_acquire) < target; ++spins) {
+            if (spins < kSpins)
+                relax();
+            else
+                std::this_thread::yield();
+        }
+    }
+
+private:
+    static constexpr int kSpins = 4000;  // about 0.1 ms of pause instructions, then yield
+    static void relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+        _mm_pause();
+#endif
+    }
+    std::atomic<long> arrived_{0};
+};
 
 template <typename T>
 using Kernel = void (*)(std::int64_t, const T*, const T*, T, T, T*, std::int64_t);
@@ -156,7 +190,9 @@ struct Plan {
 // b_pack: this thread's B block.
 template <typename T>
 void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
-                 const Plan& plan, T* const a_pack[2], T* b_pack, int t, int team) {
+                 const Plan& plan, T* const a_pack[2], T* b_pack, SpinBarrier* barrier, int t,
+                 int team) {
+    long passed = 0;
     const int mr = bs.mr, nr = bs.nr;
     const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
     std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
@@ -191,9 +227,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
                 a_block = block;
                 a_stride = mr * kc;
             }
-            if (shared_a) {  // the whole block is packed before anyone uses it
-#pragma omp barrier
-            }
+            if (shared_a) barrier->wait(team, passed);  // the block is packed before it is used
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
                 const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
                 pack_b(g, pk, pc, kc, jc, nc, nr, b_pack);
@@ -287,10 +321,11 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     if (team == 1) {
         T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
-        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), 0, 1);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), nullptr, 0, 1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
+    SpinBarrier barrier;
 #pragma omp parallel num_threads(team)
     {
         // The runtime may give fewer threads than asked: partition by the real team.
@@ -299,7 +334,7 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
         T* const own = a_scratch[one_block ? 0 : t]->as<T>();
         T* const second = plan.split_cols && a_blocks == 2 ? a_scratch[1]->as<T>() : own;
         T* const a_pack[2] = {own, second};
-        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), t, actual);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), &barrier, t, actual);
     }
 #endif
 }
