@@ -172,6 +172,41 @@ void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
     }
 }
 
+// im2col_rows: every 16-lane vector of every row starts as the pad value (zero outside the block),
+// and each run reads its lanes inside the image with one masked load (lanes outside the mask are
+// not read); then one store.
+void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                            std::int64_t row_stride, const Im2colVector* vectors,
+                            std::int64_t vector_count, const Im2colRun* runs, float pad,
+                            float* dst) {
+    const __m512 fill = _mm512_set1_ps(pad);
+    for (std::int64_t i = 0; i < row_count; ++i) {
+        const Im2colRow row = rows[i];
+        float* out = dst + i * row_stride;
+        for (std::int64_t v = 0; v < vector_count; ++v) {
+            const Im2colVector& vec = vectors[v];
+            __m512 acc = _mm512_maskz_mov_ps(__mmask16(vec.block_lanes), fill);
+            for (std::int64_t k = vec.first_run; k < vec.first_run + vec.run_count; ++k) {
+                const Im2colRun& run = runs[k];
+                const std::int64_t iy = run.oy * stride_h + row.iy_offset;
+                if (iy < 0 || iy >= height) continue;
+                const std::int64_t lo = row.ox_lo - run.ox0 > run.lane_begin ? row.ox_lo - run.ox0
+                                                                              : run.lane_begin;
+                const std::int64_t hi =
+                    row.ox_hi - run.ox0 < run.lane_end ? row.ox_hi - run.ox0 : run.lane_end;
+                if (lo >= hi) continue;
+                const __mmask16 lanes = __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+                // Lane l reads input column ox0 + l + ix_offset of row iy (only the masked lanes).
+                const std::int64_t at =
+                    run.image_offset + row.channel + iy * width + row.ix_offset + run.ox0;
+                acc = _mm512_mask_loadu_ps(acc, lanes, x + at);
+            }
+            _mm512_storeu_ps(out + vec.base, acc);
+        }
+    }
+}
+
 void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
                        double beta, double* c, std::int64_t ldc) {
     kernel_avx512<Zmm64, kAvx512F64.mr, kAvx512F64.nr / Zmm64::lanes>(k, a, b, alpha, beta, c, ldc);

@@ -37,6 +37,35 @@ using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, dou
 using PackF32 = void (*)(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                          int width, float* dst);
 
+// ---- im2col straight into packed panels (float32, unit column stride; see im2col_panels) ------
+// A row of the im2col block: where its taps read in each image.
+struct Im2colRow {
+    std::int64_t channel;       // offset of the row's input channel plane
+    std::int64_t iy_offset;     // input row = output row * stride_h + iy_offset
+    std::int64_t ix_offset;     // input column = output column + ix_offset
+    std::int64_t ox_lo, ox_hi;  // the output columns whose input column is inside the image
+};
+// A 16-lane vector of every row: its offset in dst (row i adds i * row_stride), the lanes inside
+// the block (the others are zero), and its runs.
+struct Im2colVector {
+    std::int64_t base;
+    std::uint32_t block_lanes;  // bit l: lane l is inside the block (pad value unless a run reads)
+    std::int64_t first_run, run_count;
+};
+// Lanes [lane_begin, lane_end) of a vector come from one output row `oy` of the image at
+// image_offset: lane l is output column ox0 + l.
+struct Im2colRun {
+    std::int64_t image_offset, oy, ox0;
+    int lane_begin, lane_end;
+};
+// im2col_rows(x, height, width, stride_h, rows, row_count, row_stride, vectors, vector_count, runs,
+// pad, dst): fills dst[vector.base + i * row_stride + l] for every row i, vector and lane l < 16.
+using Im2colRowsF32 = void (*)(const float* x, std::int64_t height, std::int64_t width,
+                               std::int64_t stride_h, const Im2colRow* rows,
+                               std::int64_t row_count, std::int64_t row_stride,
+                               const Im2colVector* vectors, std::int64_t vector_count,
+                               const Im2colRun* runs, float pad, float* dst);
+
 // ---- The block sizes ----------------------------------------------------------------------------
 // mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
 // blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of
@@ -67,6 +96,7 @@ struct KernelSet {
     BlockSizes f64;
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
+    Im2colRowsF32 im2col_rows_f32;  // null: im2col.cpp's portable loops
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -88,6 +118,12 @@ void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
                           int width, float* dst);
 void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                           int width, float* dst);
+
+void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                            std::int64_t row_stride, const Im2colVector* vectors,
+                            std::int64_t vector_count, const Im2colRun* runs, float pad,
+                            float* dst);
 
 // The kernel set in use (never null; chosen at first use from the CPU and SIMPLEGRAD_ISA).
 const KernelSet& active_kernels();

@@ -38,6 +38,28 @@ void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
         for (std::int64_t q = 0; q < padded; ++q)
             dst[(q / width * kc + p) * width + q % width] = q < count ? src[p * ld + q] : 0.0f;
 }
+void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                            std::int64_t row_stride, const Im2colVector* vectors,
+                            std::int64_t vector_count, const Im2colRun* runs, float pad,
+                            float* dst) {
+    for (std::int64_t i = 0; i < row_count; ++i)
+        for (std::int64_t v = 0; v < vector_count; ++v) {
+            float* out = dst + i * row_stride + vectors[v].base;
+            for (int l = 0; l < 16; ++l) out[l] = (vectors[v].block_lanes >> l) & 1 ? pad : 0.0f;
+            for (std::int64_t k = vectors[v].first_run; k < vectors[v].first_run + vectors[v].run_count; ++k) {
+                const Im2colRun& run = runs[k];
+                const std::int64_t iy = run.oy * stride_h + rows[i].iy_offset;
+                if (iy < 0 || iy >= height) continue;
+                for (int l = run.lane_begin; l < run.lane_end; ++l) {
+                    const std::int64_t ox = run.ox0 + l;
+                    if (ox >= rows[i].ox_lo && ox < rows[i].ox_hi)
+                        out[l] = x[run.image_offset + rows[i].channel + iy * width +
+                                   rows[i].ix_offset + ox];
+                }
+            }
+        }
+}
 void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                      float* c, std::int64_t ldc) {
     tile<float, kAvx2F32.mr, kAvx2F32.nr>(k, a, b, alpha, beta, c, ldc);

@@ -218,43 +218,64 @@ TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
     }
 }
 
+namespace {
+
+// im2col_panels of a block of images side by side against the naive gather, in T, with panels of
+// `width` lanes (0: as wide as the block).
+template <typename T>
+bool panels_match(const Conv2dGeometry& geometry, std::int64_t width) {
+    Conv2dGeometry g = geometry;
+    g.batch = 3;
+    conv2d_check_geometry(g);
+    const std::int64_t pixels = g.out_pixels(), image = g.channels * g.height * g.width;
+    const std::int64_t rows_g = g.weight_channels * g.kh * g.kw;
+    const auto x64 = sg_test::random_values<double>(std::size_t(3 * image), 610);
+    const std::vector<T> x(x64.begin(), x64.end());
+    // Images side by side, a tail of each image's pixels; a block inside the rows and columns.
+    const std::int64_t first = pixels / 4, span = pixels - first, total = 3 * span;
+    const std::int64_t r0 = rows_g > 2 ? 1 : 0, rows = rows_g > 2 ? rows_g - 2 : rows_g;
+    const std::int64_t q0 = total > 2 ? 1 : 0, cols = total > 2 ? total - 2 : total;
+    if (width == 0) width = cols;
+    const std::int64_t panels = (cols + width - 1) / width;
+    std::vector<T> dst(std::size_t(panels * rows * width), T(-1));
+    im2col_panels(g, x.data(), {image, first, span}, T(0.5), r0, rows, q0, cols, width,
+                  dst.data());
+    for (std::int64_t r = r0; r < r0 + rows; ++r)
+        for (std::int64_t q = 0; q < panels * width; ++q) {
+            double expected = 0.0;  // zero past the block's columns
+            if (q < cols) {
+                const std::int64_t col = q0 + q, n = col / span, p = first + col % span;
+                const std::int64_t c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+                expected = double(T(tap(g, x64, n, c, p / g.out_width * g.sh - g.pad_top + ki * g.dh,
+                                        p % g.out_width * g.sw - g.pad_left + kj * g.dw, 0.5)));
+            }
+            if (double(dst[std::size_t((q / width * rows + r - r0) * width + q % width)]) !=
+                expected)
+                return false;
+        }
+    return true;
+}
+
+}  // namespace
+
 TEST(im2col_panels_matches_naive_gather_in_every_layout) {
-    for (const Conv2dGeometry& geometry : kCases) {
-        Conv2dGeometry g = geometry;
-        g.batch = 3;
-        conv2d_check_geometry(g);
-        const std::int64_t pixels = g.out_pixels(), image = g.channels * g.height * g.width;
-        const std::int64_t rows_g = g.weight_channels * g.kh * g.kw;
-        const auto x = sg_test::random_values<double>(std::size_t(3 * image), 610);
-        // Images side by side, a tail of each image's pixels; a block inside the rows and columns;
-        // panels narrower than, and exactly as wide as, the block.
-        const std::int64_t first = pixels / 4, span = pixels - first, total = 3 * span;
-        const std::int64_t r0 = rows_g > 2 ? 1 : 0, rows = rows_g > 2 ? rows_g - 2 : rows_g;
-        const std::int64_t q0 = total > 2 ? 1 : 0, cols = total > 2 ? total - 2 : total;
-        for (std::int64_t width : {std::int64_t(8), cols}) {
-            const std::int64_t panels = (cols + width - 1) / width;
-            std::vector<double> dst(std::size_t(panels * rows * width), -1.0);
-            im2col_panels(g, x.data(), {image, first, span}, 0.5, r0, rows, q0, cols, width,
-                          dst.data());
-            bool ok = true;
-            for (std::int64_t r = r0; r < r0 + rows; ++r)
-                for (std::int64_t q = 0; q < panels * width; ++q) {
-                    double expected = 0.0;  // zero past the block's columns
-                    if (q < cols) {
-                        const std::int64_t col = q0 + q, n = col / span, p = first + col % span;
-                        const std::int64_t c = r / (g.kh * g.kw), ki = r / g.kw % g.kh,
-                                           kj = r % g.kw;
-                        expected = tap(g, x, n, c, p / g.out_width * g.sh - g.pad_top + ki * g.dh,
-                                       p % g.out_width * g.sw - g.pad_left + kj * g.dw, 0.5);
-                    }
-                    if (dst[std::size_t((q / width * rows + r - r0) * width + q % width)] !=
-                        expected)
-                        ok = false;
-                }
-            CHECK_MESSAGE(ok, "im2col_panels C=" + std::to_string(g.channels) +
+    // float64 and the portable loops; float32 on every ISA (AVX-512: whole 16-lane panels go
+    // through its vector routine) with panels of 8, 16 and 32 lanes and as wide as the block.
+    for (const Conv2dGeometry& g : kCases) {
+        for (std::int64_t width : {std::int64_t(8), std::int64_t(0)})
+            CHECK_MESSAGE(panels_match<double>(g, width),
+                          "float64 C=" + std::to_string(g.channels) +
+                              " H=" + std::to_string(g.height) + " width=" + std::to_string(width));
+        for (const std::string& isa : gemm_supported_isas()) {
+            set_gemm_isa(isa);
+            for (std::int64_t width : {std::int64_t(8), std::int64_t(16), std::int64_t(32),
+                                       std::int64_t(0)})
+                CHECK_MESSAGE(panels_match<float>(g, width),
+                              "float32 " + isa + " C=" + std::to_string(g.channels) +
                                   " H=" + std::to_string(g.height) +
                                   " width=" + std::to_string(width));
         }
+        set_gemm_isa(gemm_supported_isas().back());
     }
     Conv2dGeometry g = kCases[0];
     conv2d_check_geometry(g);
