@@ -241,8 +241,8 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
                      inner);
             } else {
                 const ColumnSource<T> cols{&g, xg, {image, 0, pixels}, pad_value};
-                gemm(*weights[std::size_t(grp)], PanelSource<T>{ColumnSource<T>::pack, &cols}, width,
-                     T(1), T(0), c, width, inner);
+                const PanelSource<T> source{ColumnSource<T>::pack, &cols};
+                gemm(*weights[std::size_t(grp)], source, width, T(1), T(0), c, width, inner);
             }
         }
         // Bias (and, for several images, the copy out of the staging block).

@@ -8,6 +8,8 @@
 //         ir over MR      : one A micro-panel (stays in L1) ...
 //           jr over NR    : ... against every B micro-panel of the block: one micro-kernel call
 // The k range is cut into equal blocks of at most KC (no thin remainder block).
+// A may come packed beforehand over its whole depth (PackedA: no A packing, no barrier), and B
+// from a producer that writes the packed panels itself (PanelSource: conv2d's implicit im2col).
 // Threads split the columns of C (each packs its own B blocks; the A block is shared: all threads
 // pack a share of it, meet at a barrier, and the next block goes to a second buffer, so that is the
 // only barrier) or, when C has too few NR-column panels, the rows (each thread then packs its own A
@@ -215,9 +217,11 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
             const T beta = pc == 0 ? g.beta : T(1);
             // The A block: packed beforehand (micro-panels mr * k apart), or packed here: this
             // thread packs its share of the panels (all of them when not shared).
-            const T* a_block = g.a_panels + ic * g.k + pc * mr;
+            const T* a_block = nullptr;
             std::int64_t a_stride = mr * g.k;
-            if (g.a_panels == nullptr) {
+            if (g.a_panels != nullptr) {
+                a_block = g.a_panels + ic * g.k + pc * mr;
+            } else {
                 T* block = a_pack[step++ % 2];
                 const std::int64_t p_begin = shared_a ? mc_panels * t / team : 0;
                 const std::int64_t p_end = shared_a ? mc_panels * (t + 1) / team : mc_panels;

@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: AVX-512 GEMM micro-kernels (float32 8x32, float64 8x16) and float32 packing.
+// gemm_kernel_avx512.cpp: AVX-512 micro-kernels (float32 8x32, float64 8x16), float32 packing.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -128,8 +128,8 @@ void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alp
     kernel_avx512<Zmm32, kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes>(k, a, b, alpha, beta, c, ldc);
 }
 
-// pack_rows: dst[panel][p][i] = src[(panel * width + i) * ld + p] (see the packing contract), 8 rows
-// x 8 steps at a time; partial strips of rows and the last kc % 8 steps element by element.
+// pack_rows: dst[panel][p][i] = src[(panel * width + i) * ld + p] (the packing contract), 8 rows x
+// 8 steps at a time; partial strips of rows and the last kc % 8 steps element by element.
 void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                           int width, float* dst) {
     for (std::int64_t q0 = 0; q0 < count; q0 += width, dst += width * kc)
@@ -165,7 +165,8 @@ void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
             const std::int64_t panel = q / width, i = q % width;
             lanes = clamp_to(width - i, 16);
             const std::int64_t used = clamp_to(count - q, lanes);
-            const __mmask16 store = __mmask16((1u << lanes) - 1), load = __mmask16((1u << used) - 1);
+            const __mmask16 store = __mmask16((1u << lanes) - 1);
+            const __mmask16 load = __mmask16((1u << used) - 1);
             _mm512_mask_storeu_ps(dst + (panel * kc + p) * width + i, store,
                                   _mm512_maskz_loadu_ps(load, from + q));
         }

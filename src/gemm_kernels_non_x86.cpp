@@ -1,4 +1,4 @@
-// gemm_kernels_non_x86.cpp: plain-C++ stand-ins for the AVX2/AVX-512 kernels and packing on non-x86.
+// gemm_kernels_non_x86.cpp: plain-C++ stand-ins for the AVX2/AVX-512 routines on non-x86 CPUs.
 // Built instead of gemm_kernel_avx2.cpp / gemm_kernel_avx512.cpp where those cannot compile
 // (aarch64, Apple silicon). cpu_features.cpp never selects them there (no AVX flags), but they
 // honour the same contract and tiles (gemm_kernels.hpp), so the kernel table stays complete and
@@ -47,7 +47,8 @@ void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t wi
         for (std::int64_t v = 0; v < vector_count; ++v) {
             float* out = dst + i * row_stride + vectors[v].base;
             for (int l = 0; l < 16; ++l) out[l] = (vectors[v].block_lanes >> l) & 1 ? pad : 0.0f;
-            for (std::int64_t k = vectors[v].first_run; k < vectors[v].first_run + vectors[v].run_count; ++k) {
+            const std::int64_t end = vectors[v].first_run + vectors[v].run_count;
+            for (std::int64_t k = vectors[v].first_run; k < end; ++k) {
                 const Im2colRun& run = runs[k];
                 const std::int64_t iy = run.oy * stride_h + rows[i].iy_offset;
                 if (iy < 0 || iy >= height) continue;

@@ -1,4 +1,4 @@
-// im2col.cpp: im2col (patch gather with constant padding folded into the bounds check) and col2im.
+// im2col.cpp: im2col (stored, or straight into GEMM panels; padding folded in) and col2im.
 #include "im2col.hpp"
 
 #include <algorithm>
@@ -231,7 +231,8 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
                         T* out = xc + (oy * g.sh + iy_offset) * g.width;
                         const T* from = in + oy * wo;
                         if (sw == 1) {
-                            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox + ix_offset] += from[ox];
+                            for (std::int64_t ox = lo; ox < hi; ++ox)
+                                out[ox + ix_offset] += from[ox];
                         } else {
                             for (std::int64_t ox = lo; ox < hi; ++ox)
                                 out[ox * sw + ix_offset] += from[ox];

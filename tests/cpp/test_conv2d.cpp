@@ -246,8 +246,9 @@ bool panels_match(const Conv2dGeometry& geometry, std::int64_t width) {
             if (q < cols) {
                 const std::int64_t col = q0 + q, n = col / span, p = first + col % span;
                 const std::int64_t c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
-                expected = double(T(tap(g, x64, n, c, p / g.out_width * g.sh - g.pad_top + ki * g.dh,
-                                        p % g.out_width * g.sw - g.pad_left + kj * g.dw, 0.5)));
+                const std::int64_t iy = p / g.out_width * g.sh - g.pad_top + ki * g.dh;
+                const std::int64_t ix = p % g.out_width * g.sw - g.pad_left + kj * g.dw;
+                expected = double(T(tap(g, x64, n, c, iy, ix, 0.5)));
             }
             if (double(dst[std::size_t((q / width * rows + r - r0) * width + q % width)]) !=
                 expected)

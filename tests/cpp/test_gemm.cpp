@@ -169,7 +169,8 @@ struct StoredSource {
         const std::int64_t padded = (cols + nr - 1) / nr * nr;
         for (std::int64_t q = 0; q < padded; ++q)
             for (std::int64_t p = 0; p < kc; ++p)
-                dst[(q / nr * kc + p) * nr + q % nr] = q < cols ? s.b[(p0 + p) * s.ld + j0 + q] : T(0);
+                dst[(q / nr * kc + p) * nr + q % nr] =
+                    q < cols ? s.b[(p0 + p) * s.ld + j0 + q] : T(0);
     }
 };
 
