@@ -1,4 +1,4 @@
-// gemm_kernel_avx512.cpp: AVX-512 micro-kernels (float32 8x32, float64 8x16), float32 packing.
+// gemm_kernel_avx512.cpp: AVX-512 routines: GEMM micro-kernels, float32 packing, im2col gather.
 #include <immintrin.h>
 
 #include <cstdint>

@@ -120,7 +120,7 @@ void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
                           int width, float* dst);
 void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                           int width, float* dst);
-
+// The AVX-512 im2col gather for short output rows (masked loads, 16 lanes at a time).
 void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
                             std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
                             std::int64_t row_stride, const Im2colVector* vectors,
