@@ -1,4 +1,4 @@
-// gemm_kernels.hpp: the GEMM micro-kernel contract, the block-size table per ISA, the kernel set.
+// gemm_kernels.hpp: per-ISA routine contracts (micro-kernel, packing, im2col), block sizes, sets.
 #pragma once
 // This header is included by the per-ISA translation units (built with -mavx2 / -mavx512f ...), so
 // it holds declarations and plain data only: no STL, no inline functions (the linker could pick an
