@@ -185,13 +185,12 @@ struct ColumnSource {
                                 std::int64_t kc, std::int64_t j0, std::int64_t cols, int nr,
                                 T* dst) {
         const auto& s = *static_cast<const ColumnSource*>(context);
-        const std::int64_t ld = (kc + 15) / 16 * 16;  // whole 16-lane vectors per row
-        Scratch rows(std::size_t(nr * ld) * sizeof(T));
+        Scratch rows(std::size_t(nr * kc) * sizeof(T));
         for (std::int64_t r = 0; r < cols; r += nr) {
             const std::int64_t count = std::min<std::int64_t>(nr, cols - r);
-            im2col_panels(*s.g, s.x, s.layout, s.pad_value, j0 + r, count, p0, kc, ld,
+            im2col_panels(*s.g, s.x, s.layout, s.pad_value, j0 + r, count, p0, kc, kc,
                           rows.as<T>());
-            pack_rows(rows.as<T>(), ld, count, kc, nr, dst + r * kc);
+            pack_rows(rows.as<T>(), kc, count, kc, nr, dst + r * kc);
         }
     }
 };

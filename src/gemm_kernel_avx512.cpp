@@ -173,37 +173,36 @@ void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
     }
 }
 
-// im2col_rows: every 16-lane vector of every row starts as the pad value (zero outside the block),
-// and each run reads its lanes inside the image with one masked load (lanes outside the mask are
-// not read); then one store.
-void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
-                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
-                            std::int64_t row_stride, const Im2colVector* vectors,
-                            std::int64_t vector_count, const Im2colRun* runs, float pad,
-                            float* dst) {
+// im2col_pieces: each piece of each row as two masked 16-lane copies, without branches on the
+// piece's length (mispredicted branches cost more than the copy): the loads read only the lanes
+// inside the image (the others take the pad value), the stores write only the piece's lanes.
+void im2col_pieces_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                              std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                              std::int64_t row_stride, const Im2colPiece* pieces,
+                              std::int64_t piece_count, float pad, float* dst) {
+    static_assert(kIm2colPieceLanes == 32, "a piece is two 16-lane halves");
     const __m512 fill = _mm512_set1_ps(pad);
     for (std::int64_t i = 0; i < row_count; ++i) {
         const Im2colRow row = rows[i];
-        float* out = dst + i * row_stride;
-        for (std::int64_t v = 0; v < vector_count; ++v) {
-            const Im2colVector& vec = vectors[v];
-            __m512 acc = _mm512_maskz_mov_ps(__mmask16(vec.block_lanes), fill);
-            for (std::int64_t k = vec.first_run; k < vec.first_run + vec.run_count; ++k) {
-                const Im2colRun& run = runs[k];
-                const std::int64_t iy = run.oy * stride_h + row.iy_offset;
-                if (iy < 0 || iy >= height) continue;
-                const std::int64_t lo = row.ox_lo - run.ox0 > run.lane_begin ? row.ox_lo - run.ox0
-                                                                              : run.lane_begin;
-                const std::int64_t hi =
-                    row.ox_hi - run.ox0 < run.lane_end ? row.ox_hi - run.ox0 : run.lane_end;
-                if (lo >= hi) continue;
-                const __mmask16 lanes = __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
-                // Lane l reads input column ox0 + l + ix_offset of row iy (only the masked lanes).
-                const std::int64_t at =
-                    run.image_offset + row.channel + iy * width + row.ix_offset + run.ox0;
-                acc = _mm512_mask_loadu_ps(acc, lanes, x + at);
-            }
-            _mm512_storeu_ps(out + vec.base, acc);
+        float* base = dst + i * row_stride;
+        for (std::int64_t k = 0; k < piece_count; ++k) {
+            const Im2colPiece& piece = pieces[k];
+            const std::int64_t iy = piece.oy * stride_h + row.iy_offset;
+            const std::int64_t count = piece.end - piece.ox;  // 1 .. 32
+            // Lanes [lo, hi) read the image (none when row iy is outside it).
+            const bool inside = iy >= 0 && iy < height;
+            const std::int64_t lo = inside ? clamp_to(row.ox_lo - piece.ox, count) : 0;
+            const std::int64_t hi = inside ? clamp_to(row.ox_hi - piece.ox, count) : 0;
+            const std::uint64_t one = 1, keep = (one << count) - 1;
+            const std::uint64_t read = ((one << hi) - 1) & ~((one << lo) - 1);
+            // in[t]: the tap of output column ox + t (only the read lanes are accessed).
+            const float* in =
+                x + (piece.image_offset + row.channel + iy * width + row.ix_offset + piece.ox);
+            float* out = base + piece.out;
+            _mm512_mask_storeu_ps(out, __mmask16(keep),
+                                  _mm512_mask_loadu_ps(fill, __mmask16(read), in));
+            _mm512_mask_storeu_ps(out + 16, __mmask16(keep >> 16),
+                                  _mm512_mask_loadu_ps(fill, __mmask16(read >> 16), in + 16));
         }
     }
 }

@@ -45,26 +45,24 @@ struct Im2colRow {
     std::int64_t ix_offset;     // input column = output column + ix_offset
     std::int64_t ox_lo, ox_hi;  // the output columns whose input column is inside the image
 };
-// A 16-lane vector of every row: its offset in dst (row i adds i * row_stride), the lanes inside
-// the block (the others are zero), and its runs.
-struct Im2colVector {
-    std::int64_t base;
-    std::uint32_t block_lanes;  // bit l: lane l is inside the block (pad value unless a run reads)
-    std::int64_t first_run, run_count;
+// A run of the block's columns within one output row of one image and one panel, at most 32
+// lanes, the same for every row: output columns [ox, end) of output row oy, written from dst
+// offset `out` (row 0).
+struct Im2colPiece {
+    std::int64_t image_offset;  // of the image in x
+    std::int64_t oy, ox, end;
+    std::int64_t out;
 };
-// Lanes [lane_begin, lane_end) of a vector come from one output row `oy` of the image at
-// image_offset: lane l is output column ox0 + l.
-struct Im2colRun {
-    std::int64_t image_offset, oy, ox0;
-    int lane_begin, lane_end;
-};
-// im2col_rows(x, height, width, stride_h, rows, row_count, row_stride, vectors, vector_count, runs,
-// pad, dst): fills dst[vector.base + i * row_stride + l] for every row i, vector and lane l < 16.
-using Im2colRowsF32 = void (*)(const float* x, std::int64_t height, std::int64_t width,
-                               std::int64_t stride_h, const Im2colRow* rows,
-                               std::int64_t row_count, std::int64_t row_stride,
-                               const Im2colVector* vectors, std::int64_t vector_count,
-                               const Im2colRun* runs, float pad, float* dst);
+// im2col_pieces(x, height, width, stride_h, rows, row_count, row_stride, pieces, piece_count, pad,
+// dst): for every row i and piece, dst[out + i * row_stride + (c - ox)] for c in [ox, end) is the
+// input tap of output column c, or `pad` outside the image.
+using Im2colPiecesF32 = void (*)(const float* x, std::int64_t height, std::int64_t width,
+                                 std::int64_t stride_h, const Im2colRow* rows,
+                                 std::int64_t row_count, std::int64_t row_stride,
+                                 const Im2colPiece* pieces, std::int64_t piece_count, float pad,
+                                 float* dst);
+// The most lanes of one piece (the vector routine copies two 16-lane halves, without branches).
+constexpr std::int64_t kIm2colPieceLanes = 32;
 
 // ---- The block sizes ----------------------------------------------------------------------------
 // mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
@@ -98,7 +96,7 @@ struct KernelSet {
     BlockSizes f64;
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
-    Im2colRowsF32 im2col_rows_f32;  // null: im2col.cpp's portable loops
+    Im2colPiecesF32 im2col_pieces_f32;  // null: im2col.cpp's portable loop
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -120,12 +118,11 @@ void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
                           int width, float* dst);
 void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                           int width, float* dst);
-// The AVX-512 im2col gather for short output rows (masked loads, 16 lanes at a time).
-void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
-                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
-                            std::int64_t row_stride, const Im2colVector* vectors,
-                            std::int64_t vector_count, const Im2colRun* runs, float pad,
-                            float* dst);
+// The AVX-512 im2col gather (two masked 16-lane copies per piece).
+void im2col_pieces_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                              std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                              std::int64_t row_stride, const Im2colPiece* pieces,
+                              std::int64_t piece_count, float pad, float* dst);
 
 // The kernel set in use (never null; chosen at first use from the CPU and SIMPLEGRAD_ISA).
 const KernelSet& active_kernels();

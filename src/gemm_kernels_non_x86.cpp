@@ -38,27 +38,20 @@ void pack_cols_avx512_f32(const float* src, std::int64_t ld, std::int64_t count,
         for (std::int64_t q = 0; q < padded; ++q)
             dst[(q / width * kc + p) * width + q % width] = q < count ? src[p * ld + q] : 0.0f;
 }
-void im2col_rows_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
-                            std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
-                            std::int64_t row_stride, const Im2colVector* vectors,
-                            std::int64_t vector_count, const Im2colRun* runs, float pad,
-                            float* dst) {
+void im2col_pieces_avx512_f32(const float* x, std::int64_t height, std::int64_t width,
+                              std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
+                              std::int64_t row_stride, const Im2colPiece* pieces,
+                              std::int64_t piece_count, float pad, float* dst) {
     for (std::int64_t i = 0; i < row_count; ++i)
-        for (std::int64_t v = 0; v < vector_count; ++v) {
-            float* out = dst + i * row_stride + vectors[v].base;
-            for (int l = 0; l < 16; ++l) out[l] = (vectors[v].block_lanes >> l) & 1 ? pad : 0.0f;
-            const std::int64_t end = vectors[v].first_run + vectors[v].run_count;
-            for (std::int64_t k = vectors[v].first_run; k < end; ++k) {
-                const Im2colRun& run = runs[k];
-                const std::int64_t iy = run.oy * stride_h + rows[i].iy_offset;
-                if (iy < 0 || iy >= height) continue;
-                for (int l = run.lane_begin; l < run.lane_end; ++l) {
-                    const std::int64_t ox = run.ox0 + l;
-                    if (ox >= rows[i].ox_lo && ox < rows[i].ox_hi)
-                        out[l] = x[run.image_offset + rows[i].channel + iy * width +
-                                   rows[i].ix_offset + ox];
-                }
-            }
+        for (std::int64_t k = 0; k < piece_count; ++k) {
+            const Im2colPiece& p = pieces[k];
+            const Im2colRow& r = rows[i];
+            const std::int64_t iy = p.oy * stride_h + r.iy_offset;
+            for (std::int64_t c = p.ox; c < p.end; ++c)
+                dst[p.out + i * row_stride + c - p.ox] =
+                    iy >= 0 && iy < height && c >= r.ox_lo && c < r.ox_hi
+                        ? x[p.image_offset + r.channel + iy * width + r.ix_offset + c]
+                        : pad;
         }
 }
 void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,

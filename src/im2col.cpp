@@ -90,65 +90,6 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
     }
 }
 
-// A run of im2col columns within one output row of one image and one panel: the same for every
-// row of the matrix.
-struct Piece {
-    std::int64_t image_offset;  // of the image in x
-    std::int64_t oy, ox, end;   // output row, output columns [ox, end)
-    std::int64_t out;           // of the first column in dst (row 0)
-};
-
-// Output rows at most this wide go through the vector routine: its runs are one masked load per
-// 16 lanes, where the portable loop pays its per-run overhead on runs this short. Wider rows are
-// long copies, which the portable loop does as fast (measured: 14x14 images 12% faster, 28x28
-// and 56x56 no faster; see benchmarks/NOTES.md).
-constexpr std::int64_t kVectorRunsMaxWidth = 16;
-
-// im2col_panels through the kernel set's vector routine (float32, unit column stride, panels of
-// whole 16-lane vectors): the runs of each vector are laid out once, then every row is filled.
-bool im2col_panels_vectorised(const Conv2dGeometry& g, const float* x, const ColumnLayout& layout,
-                              float pad_value, std::int64_t r0, std::int64_t rows,
-                              std::int64_t q0, std::int64_t cols, std::int64_t width, float* dst) {
-    const gemm_detail::Im2colRowsF32 fill = gemm_detail::active_kernels().im2col_rows_f32;
-    if (fill == nullptr || g.sw != 1 || g.out_width > kVectorRunsMaxWidth || width % 16 != 0 ||
-        rows == 0)
-        return false;
-    const std::int64_t wo = g.out_width, taps = g.kh * g.kw, span = layout.span;
-    std::vector<gemm_detail::Im2colRow> row_specs(static_cast<std::size_t>(rows));
-    for (std::int64_t r = r0; r < r0 + rows; ++r) {
-        gemm_detail::Im2colRow& spec = row_specs[std::size_t(r - r0)];
-        const std::int64_t c = r / taps, ki = r / g.kw % g.kh, kj = r % g.kw;
-        spec.channel = c * g.height * g.width;
-        spec.iy_offset = ki * g.dh - g.pad_top;
-        spec.ix_offset = kj * g.dw - g.pad_left;
-        valid_range(spec.ix_offset, 1, g.width, wo, &spec.ox_lo, &spec.ox_hi);
-    }
-    const std::int64_t padded = (cols + width - 1) / width * width;
-    std::vector<gemm_detail::Im2colVector> vectors;
-    std::vector<gemm_detail::Im2colRun> runs;
-    vectors.reserve(std::size_t(padded / 16));
-    for (std::int64_t v0 = 0; v0 < padded; v0 += 16) {
-        const std::int64_t inside = std::clamp<std::int64_t>(cols - v0, 0, 16);
-        gemm_detail::Im2colVector vec;
-        vec.base = v0 / width * rows * width + v0 % width;
-        vec.block_lanes = (1u << inside) - 1;
-        vec.first_run = std::int64_t(runs.size());
-        for (std::int64_t q = v0; q < v0 + inside;) {  // runs within one output row of one image
-            const std::int64_t col = q0 + q, in_image = col % span;
-            const std::int64_t pixel = layout.first_pixel + in_image, ox = pixel % wo;
-            const std::int64_t len = std::min({v0 + inside - q, wo - ox, span - in_image});
-            runs.push_back({col / span * layout.image_stride, pixel / wo, ox - (q - v0),
-                            int(q - v0), int(q - v0 + len)});
-            q += len;
-        }
-        vec.run_count = std::int64_t(runs.size()) - vec.first_run;
-        vectors.push_back(vec);
-    }
-    fill(x, g.height, g.width, g.sh, row_specs.data(), rows, width, vectors.data(),
-         std::int64_t(vectors.size()), runs.data(), pad_value, dst);
-    return true;
-}
-
 template <typename T>
 void im2col_panels_impl(const Conv2dGeometry& g, const T* x, const ColumnLayout& layout,
                         T pad_value, std::int64_t r0, std::int64_t rows, std::int64_t q0,
@@ -160,44 +101,59 @@ void im2col_panels_impl(const Conv2dGeometry& g, const T* x, const ColumnLayout&
         layout.first_pixel + span > g.out_pixels() ||
         (rows > 0 && cols > 0 && (x == nullptr || dst == nullptr)))
         throw std::invalid_argument("conv2d: im2col_panels: block out of bounds");
-    if constexpr (sizeof(T) == sizeof(float))
-        if (im2col_panels_vectorised(g, x, layout, pad_value, r0, rows, q0, cols, width, dst))
-            return;
     const std::int64_t padded = (cols + width - 1) / width * width, panel = rows * width;
-    std::vector<Piece> pieces;
+    // float32 with unit column stride: the kernel set's vector routine, where it has one.
+    gemm_detail::Im2colPiecesF32 routine = nullptr;
+    if constexpr (sizeof(T) == sizeof(float))
+        if (sw == 1) routine = gemm_detail::active_kernels().im2col_pieces_f32;
+    // The pieces (runs of columns within one output row of one image and one panel, at most
+    // kIm2colPieceLanes for the vector routine) and each row's taps: computed once per block.
+    const std::int64_t most = routine != nullptr ? gemm_detail::kIm2colPieceLanes : width;
+    std::vector<gemm_detail::Im2colPiece> pieces;
     for (std::int64_t q = 0; q < cols;) {
         const std::int64_t col = q0 + q, in_image = col % span;
         const std::int64_t pixel = layout.first_pixel + in_image, lane = q % width;
         const std::int64_t ox = pixel % wo;
-        const std::int64_t end =
-            std::min({wo, ox + (cols - q), ox + (width - lane), ox + (span - in_image)});
+        const std::int64_t end = std::min(
+            {wo, ox + (cols - q), ox + (width - lane), ox + (span - in_image), ox + most});
         pieces.push_back({col / span * layout.image_stride, pixel / wo, ox, end,
                           q / width * panel + lane});
         q += end - ox;
     }
+    std::vector<gemm_detail::Im2colRow> specs(static_cast<std::size_t>(rows));
     for (std::int64_t r = r0; r < r0 + rows; ++r) {
+        gemm_detail::Im2colRow& spec = specs[std::size_t(r - r0)];
         const std::int64_t c = r / taps, ki = r / g.kw % g.kh, kj = r % g.kw;
-        const std::int64_t iy_offset = ki * g.dh - g.pad_top, ix_offset = kj * g.dw - g.pad_left;
-        std::int64_t ox_lo, ox_hi;
-        valid_range(ix_offset, sw, g.width, wo, &ox_lo, &ox_hi);
-        const T* channel = x + c * plane;
-        T* row = dst + (r - r0) * width;  // this row in panel 0; panel j is j * panel further
-        for (const Piece& piece : pieces) {
-            const std::int64_t ox = piece.ox, end = piece.end, iy = piece.oy * g.sh + iy_offset;
-            const bool inside = iy >= 0 && iy < g.height;
-            const std::int64_t lo = inside ? std::clamp(ox_lo, ox, end) : end;
-            const std::int64_t hi = inside ? std::clamp(ox_hi, lo, end) : end;
-            const T* in = channel + piece.image_offset + (inside ? iy * g.width : 0);
-            T* out = row + piece.out;  // out[i - ox]: output column i
-            for (std::int64_t i = ox; i < lo; ++i) out[i - ox] = pad_value;
-            if (sw == 1) {
-                for (std::int64_t i = lo; i < hi; ++i) out[i - ox] = in[i + ix_offset];
-            } else {
-                for (std::int64_t i = lo; i < hi; ++i) out[i - ox] = in[i * sw + ix_offset];
-            }
-            for (std::int64_t i = hi; i < end; ++i) out[i - ox] = pad_value;
-        }
+        spec.channel = c * plane;
+        spec.iy_offset = ki * g.dh - g.pad_top;
+        spec.ix_offset = kj * g.dw - g.pad_left;
+        valid_range(spec.ix_offset, sw, g.width, wo, &spec.ox_lo, &spec.ox_hi);
+    }
+    if constexpr (sizeof(T) == sizeof(float))
+        if (routine != nullptr)
+            routine(x, g.height, g.width, g.sh, specs.data(), rows, width, pieces.data(),
+                    std::int64_t(pieces.size()), pad_value, dst);
+    for (std::int64_t i = 0; i < rows; ++i) {
+        T* row = dst + i * width;  // row i in panel 0; panel j is j * panel further
         for (std::int64_t q = cols; q < padded; ++q) row[q / width * panel + q % width] = T(0);
+        if (routine != nullptr) continue;
+        const gemm_detail::Im2colRow& spec = specs[std::size_t(i)];
+        for (const gemm_detail::Im2colPiece& piece : pieces) {
+            const std::int64_t ox = piece.ox, end = piece.end;
+            const std::int64_t iy = piece.oy * g.sh + spec.iy_offset;
+            const bool inside = iy >= 0 && iy < g.height;
+            const std::int64_t lo = inside ? std::clamp(spec.ox_lo, ox, end) : end;
+            const std::int64_t hi = inside ? std::clamp(spec.ox_hi, lo, end) : end;
+            const T* in = x + spec.channel + piece.image_offset + (inside ? iy * g.width : 0);
+            T* out = row + piece.out;  // out[c - ox]: output column c
+            for (std::int64_t c = ox; c < lo; ++c) out[c - ox] = pad_value;
+            if (sw == 1) {
+                for (std::int64_t c = lo; c < hi; ++c) out[c - ox] = in[c + spec.ix_offset];
+            } else {
+                for (std::int64_t c = lo; c < hi; ++c) out[c - ox] = in[c * sw + spec.ix_offset];
+            }
+            for (std::int64_t c = hi; c < end; ++c) out[c - ox] = pad_value;
+        }
     }
 }
 
