@@ -134,6 +134,7 @@ const Conv2dGeometry kCases[] = {
     make(1, 6, 5, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),    // depthwise
     make(5, 3, 12, 12, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),  // batch larger than the thread count
     make(1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // 1x1 image, 3x3 kernel, all padding
+    make(2, 3, 9, 40, 4, 3, 2, 2, 1, 1, 0, 2, 1, 1, 2, 1),   // row stride only, rows past 32 lanes
 };
 
 }  // namespace
