@@ -217,7 +217,8 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     // Block b holds images [b * n / blocks, (b + 1) * n / blocks). When the threads share out the
     // blocks, their number is a multiple of the threads, so no thread gets a block more. (No
     // element's sum depends on the blocks: the forward's bits never depend on the thread count.)
-    std::int64_t blocks = (n + images_per_gemm<T>(g) - 1) / images_per_gemm<T>(g);
+    const std::int64_t group = images_per_gemm<T>(g);
+    std::int64_t blocks = (n + group - 1) / group;
     const bool over_blocks = threads > 1 && blocks >= threads;
     if (over_blocks) blocks = std::min(n, (blocks + threads - 1) / threads * threads);
     const int workers = over_blocks ? threads : 1;

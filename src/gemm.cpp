@@ -403,8 +403,8 @@ PackedA<T>::PackedA(bool trans_a, std::int64_t m, std::int64_t k, const T* a, st
       kernels_(&gemm_detail::active_kernels()),
       panels_(packed_a_bytes(trans_a, m, k, a, lda, blocks_of<T>(kernel_set(*this)).mr)) {
     const Problem<T> g{trans_a, false, m, 0, k, T(1), a, lda, a, 1, T(0), nullptr, 1};
-    const int mr = blocks_of<T>(kernel_set(*this)).mr;
-    pack_a(g, packers_of<T>(kernel_set(*this)), 0, m, 0, k, mr, panels_.template as<T>());
+    const gemm_detail::KernelSet& set = kernel_set(*this);
+    pack_a(g, packers_of<T>(set), 0, m, 0, k, blocks_of<T>(set).mr, panels_.template as<T>());
 }
 template class PackedA<float>;
 template class PackedA<double>;

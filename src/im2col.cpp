@@ -60,6 +60,32 @@ void for_each_segment(const Conv2dGeometry& g, std::int64_t c, std::int64_t p0, 
     }
 }
 
+// gather_taps: out[i - begin] for the output columns i in [begin, end) of one im2col row: the tap
+// in[i * sw + ix_offset] for i in [lo, hi) (inside the image), the pad value elsewhere.
+template <typename T>
+void gather_taps(T* out, const T* in, std::int64_t begin, std::int64_t lo, std::int64_t hi,
+                 std::int64_t end, std::int64_t sw, std::int64_t ix_offset, T pad_value) {
+    for (std::int64_t i = begin; i < lo; ++i) out[i - begin] = pad_value;
+    if (sw == 1) {  // the common case, a plain copy the compiler vectorises
+        for (std::int64_t i = lo; i < hi; ++i) out[i - begin] = in[i + ix_offset];
+    } else {
+        for (std::int64_t i = lo; i < hi; ++i) out[i - begin] = in[i * sw + ix_offset];
+    }
+    for (std::int64_t i = hi; i < end; ++i) out[i - begin] = pad_value;
+}
+
+// scatter_taps, the adjoint: in[i - begin] added to the tap out[i * sw + ix_offset] for i in
+// [lo, hi).
+template <typename T>
+void scatter_taps(T* out, const T* in, std::int64_t begin, std::int64_t lo, std::int64_t hi,
+                  std::int64_t sw, std::int64_t ix_offset) {
+    if (sw == 1) {
+        for (std::int64_t i = lo; i < hi; ++i) out[i + ix_offset] += in[i - begin];
+    } else {
+        for (std::int64_t i = lo; i < hi; ++i) out[i * sw + ix_offset] += in[i - begin];
+    }
+}
+
 template <typename T>
 void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t p0, std::int64_t p1,
                  T* cols, int threads, std::int64_t ld) {
@@ -76,16 +102,8 @@ void im2col_impl(const Conv2dGeometry& g, const T* x, T pad_value, std::int64_t 
             g, c, p0, p1, ld,
             [&](std::int64_t col, std::int64_t begin, std::int64_t end, std::int64_t lo,
                 std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
-                T* out = cols + col;  // out[ox - begin]: output column ox of this row
-                for (std::int64_t ox = begin; ox < lo; ++ox) out[ox - begin] = pad_value;
                 const T* in = xc + (hi > lo ? iy * g.width : 0);  // row iy
-                if (sw == 1) {
-                    for (std::int64_t ox = lo; ox < hi; ++ox) out[ox - begin] = in[ox + ix_offset];
-                } else {
-                    for (std::int64_t ox = lo; ox < hi; ++ox)
-                        out[ox - begin] = in[ox * sw + ix_offset];
-                }
-                for (std::int64_t ox = hi; ox < end; ++ox) out[ox - begin] = pad_value;
+                gather_taps(cols + col, in, begin, lo, hi, end, sw, ix_offset, pad_value);
             });
     }
 }
@@ -145,14 +163,7 @@ void im2col_panels_impl(const Conv2dGeometry& g, const T* x, const ColumnLayout&
             const std::int64_t lo = inside ? std::clamp(spec.ox_lo, ox, end) : end;
             const std::int64_t hi = inside ? std::clamp(spec.ox_hi, lo, end) : end;
             const T* in = x + spec.channel + piece.image_offset + (inside ? iy * g.width : 0);
-            T* out = row + piece.out;  // out[c - ox]: output column c
-            for (std::int64_t c = ox; c < lo; ++c) out[c - ox] = pad_value;
-            if (sw == 1) {
-                for (std::int64_t c = lo; c < hi; ++c) out[c - ox] = in[c + spec.ix_offset];
-            } else {
-                for (std::int64_t c = lo; c < hi; ++c) out[c - ox] = in[c * sw + spec.ix_offset];
-            }
-            for (std::int64_t c = hi; c < end; ++c) out[c - ox] = pad_value;
+            gather_taps(row + piece.out, in, ox, lo, hi, end, sw, spec.ix_offset, pad_value);
         }
     }
 }
@@ -183,17 +194,9 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
                     std::int64_t lo, hi;
                     valid_range(ix_offset, sw, g.width, wo, &lo, &hi);
                     const T* in = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                    for (std::int64_t oy = oy_lo; oy < oy_hi; ++oy) {
-                        T* out = xc + (oy * g.sh + iy_offset) * g.width;
-                        const T* from = in + oy * wo;
-                        if (sw == 1) {
-                            for (std::int64_t ox = lo; ox < hi; ++ox)
-                                out[ox + ix_offset] += from[ox];
-                        } else {
-                            for (std::int64_t ox = lo; ox < hi; ++ox)
-                                out[ox * sw + ix_offset] += from[ox];
-                        }
-                    }
+                    for (std::int64_t oy = oy_lo; oy < oy_hi; ++oy)
+                        scatter_taps(xc + (oy * g.sh + iy_offset) * g.width, in + oy * wo, 0, lo,
+                                     hi, sw, ix_offset);
                 }
             }
         }
@@ -205,16 +208,9 @@ void col2im_impl(const Conv2dGeometry& g, const T* cols, std::int64_t p0, std::i
         for_each_segment(g, c, p0, p1, ld,
                          [&](std::int64_t col, std::int64_t begin, std::int64_t, std::int64_t lo,
                              std::int64_t hi, std::int64_t iy, std::int64_t ix_offset) {
-                             const T* in = cols + col;  // in[ox - begin]: output column ox
                              if (hi <= lo) return;
-                             T* out = xc + iy * g.width;  // input column ox*sw + ix_offset
-                             if (sw == 1) {
-                                 for (std::int64_t ox = lo; ox < hi; ++ox)
-                                     out[ox + ix_offset] += in[ox - begin];
-                             } else {
-                                 for (std::int64_t ox = lo; ox < hi; ++ox)
-                                     out[ox * sw + ix_offset] += in[ox - begin];
-                             }
+                             scatter_taps(xc + iy * g.width, cols + col, begin, lo, hi, sw,
+                                          ix_offset);
                          });
     }
 }
