@@ -6,10 +6,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "buffer.hpp"
 #include "checked_math.hpp"
+#include "conv2d_direct.hpp"
 #include "gemm.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
@@ -211,6 +213,21 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
         checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
     const auto weights = pack_weights(g, weight, false);
+    if constexpr (std::is_same_v<T, float>) {
+        // float32 with stride 1: read in place from a padded copy of each image, one image per
+        // thread (when every thread gets one), when that beats the gather (see conv2d_direct.hpp).
+        const auto direct = threads <= n ? DirectForward::plan(g, *weights[0]) : nullptr;
+        if (direct != nullptr) {
+            const std::int64_t per_worker = direct->scratch_floats();
+            Scratch scratch(std::size_t(per_worker * threads) * sizeof(T));
+            parallel_for(n, threads, [&](std::int64_t i, int worker) {
+                direct->image(weights, x + i * image, bias, pad_value,
+                              y + i * g.out_channels * pixels,
+                              scratch.as<T>() + worker * per_worker);
+            });
+            return;
+        }
+    }
     // Blocks of `per_gemm` images, one GEMM per conv group each: y_g [og, count * pixels] =
     // weight_g [og, rows_g] @ cols_g [rows_g, count * pixels], written to y directly for one image
     // or to a staging block [O, count * pixels] copied out for several.

@@ -24,6 +24,15 @@ using KernelF32 = void (*)(std::int64_t k, const float* a, const float* b, float
 using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, double alpha,
                            double beta, double* c, std::int64_t ldc);
 
+// ---- The in-place micro-kernel (float32; conv2d's direct forward, see conv2d_direct.cpp) --------
+// kernel_in_place(k, a, b, offsets, beta, c, ldc): C[MR,NR] = A[MR,k] @ B[k,NR] + beta * C[MR,NR]
+// with A packed as above and B row p the NR values b + offsets[p] .. b + offsets[p] + NR - 1, read
+// where they are (no packing, no alignment). Same order of sums and beta rules as the kernel, so
+// with the same A panels and k blocks its results are bit-identical to a packed product's.
+using KernelInPlaceF32 = void (*)(std::int64_t k, const float* a, const float* b,
+                                  const std::int64_t* offsets, float beta, float* c,
+                                  std::int64_t ldc);
+
 // ---- The packing contract (float32) ------------------------------------------------------------
 // Both pack `count` values per step p = 0 .. kc-1 into ceil(count / width) consecutive micro-panels
 // of kc x width values (width = MR or NR; dst 64-byte aligned), zero-padded from count up to the
@@ -97,6 +106,7 @@ struct KernelSet {
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
     Im2colPiecesF32 im2col_pieces_f32;  // null: im2col.cpp's portable loop
+    KernelInPlaceF32 kernel_in_place_f32;  // null: conv2d uses the im2col forward only
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -112,6 +122,10 @@ void kernel_avx512_f32(std::int64_t k, const float* a, const float* b, float alp
                        float* c, std::int64_t ldc);
 void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double alpha,
                        double beta, double* c, std::int64_t ldc);
+
+void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
+                                const std::int64_t* offsets, float beta, float* c,
+                                std::int64_t ldc);
 
 // The AVX-512 packing routines (8x8 transposes in ymm registers, masked row copies).
 void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,

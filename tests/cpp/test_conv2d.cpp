@@ -1,11 +1,14 @@
 // test_conv2d.cpp: conv2d forward/backward and im2col/col2im against naive loops; geometry errors.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "check.hpp"
 #include "conv2d.hpp"
+#include "conv2d_direct.hpp"
 #include "gemm.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
@@ -160,6 +163,69 @@ TEST(conv2d_generic_isa_matches_too) {
     set_gemm_isa("generic");
     check_conv<float>(kCases[7], 0.0, 400, "generic");
     set_gemm_isa(gemm_supported_isas().back());
+}
+
+namespace {
+
+// Geometries the direct forward (conv2d_direct.hpp) takes on a CPU with its in-place kernel.
+const Conv2dGeometry kDirectCases[] = {
+    make(3, 64, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // depth 576: two k blocks
+    make(2, 3, 30, 30, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // og not whole tiles, 3 column blocks
+    make(2, 5, 11, 17, 24, 3, 2, 1, 1, 0, 3, 2, 0, 2, 1, 1),    // asymmetric pads, dilation
+    make(2, 4, 7, 6, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // pad wider than the kernel reach
+    make(3, 6, 10, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),    // groups
+    make(2, 2, 12, 12, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // no padding
+};
+
+bool direct_applies(Conv2dGeometry g, const std::string& name) {
+    conv2d_check_geometry(g);
+    const std::int64_t og = g.out_channels / g.groups, depth = g.weight_channels * g.kh * g.kw;
+    const std::vector<float> w(std::size_t(og * depth), 1.0f);
+    const PackedA<float> packed(false, og, depth, w.data(), depth);
+    const bool applies = DirectForward::plan(g, packed) != nullptr;
+    CHECK_MESSAGE(applies == (gemm_isa() == "avx512"), name + ": direct forward taken only on "
+                                                          "AVX-512, isa " + gemm_isa());
+    return applies;
+}
+
+}  // namespace
+
+TEST(conv2d_direct_forward_matches_naive_loops) {
+    int i = 0;
+    for (const Conv2dGeometry& g : kDirectCases) {
+        const std::string name = "direct case " + std::to_string(i);
+        direct_applies(g, name);
+        check_conv<float>(g, 0.0, 600 + 10 * i++, name);
+    }
+    check_conv<float>(kDirectCases[2], 1.5, 690, "direct, pad 1.5");
+}
+
+TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
+    // The direct forward also computes (and drops) columns past each output row, which read the
+    // next row's first pixels: an infinity there must reach only the outputs that really read it.
+    Conv2dGeometry g = kDirectCases[0];
+    conv2d_check_geometry(g);
+    direct_applies(g, "infinity case");
+    std::vector<float> x = sg_test::random_values<float>(
+        std::size_t(g.batch * g.channels * g.height * g.width), 700);
+    const std::vector<float> w =
+        sg_test::random_values<float>(std::size_t(g.out_channels * g.channels * 9), 701);
+    x[std::size_t(5 * g.width)] = std::numeric_limits<float>::infinity();  // image 0, row 5, col 0
+    const std::vector<double> b(std::size_t(g.out_channels), 0.0);
+    const std::vector<double> dy(std::size_t(g.batch * g.out_channels * g.out_pixels()), 0.0);
+    const Naive ref = naive_conv(g, std::vector<double>(x.begin(), x.end()),
+                                 std::vector<double>(w.begin(), w.end()), b, dy, 0.0);
+    std::vector<float> y(ref.y.size());
+    conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y.data());
+    for (std::size_t e = 0; e < y.size(); ++e) {
+        if (std::isinf(ref.y[e])) {
+            CHECK_MESSAGE(std::isinf(y[e]), "infinity lost at " + std::to_string(e));
+        } else if (!sg_test::near(y[e], ref.y[e], 2e-5, 2e-5)) {
+            CHECK_MESSAGE(false, "at " + std::to_string(e) + ": " + std::to_string(y[e]) +
+                                     " vs " + std::to_string(ref.y[e]));
+            return;
+        }
+    }
 }
 
 TEST(conv2d_backward_is_thread_count_independent) {
