@@ -216,14 +216,14 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     if constexpr (std::is_same_v<T, float>) {
         // float32 with stride 1: read in place from a padded copy of each image, one image per
         // thread (when every thread gets one), when that beats the gather (see conv2d_direct.hpp).
-        const auto direct = threads <= n ? DirectForward::plan(g, *weights[0]) : nullptr;
+        const auto direct = threads <= n ? DirectConv2d::forward_plan(g, *weights[0]) : nullptr;
         if (direct != nullptr) {
             const std::int64_t per_worker = direct->scratch_floats();
             Scratch scratch(std::size_t(per_worker * threads) * sizeof(T));
             parallel_for(n, threads, [&](std::int64_t i, int worker) {
-                direct->image(weights, x + i * image, bias, pad_value,
-                              y + i * g.out_channels * pixels,
-                              scratch.as<T>() + worker * per_worker);
+                direct->forward(weights, x + i * image, bias, pad_value,
+                                y + i * g.out_channels * pixels,
+                                scratch.as<T>() + worker * per_worker);
             });
             return;
         }
@@ -386,14 +386,22 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     // (chunk 0) and chunk accumulators, or, when the GEMM's register tile fits the transposed shape
     // better, cols_g @ dy_g^T [rows_g, og] in accumulators for every chunk, transposed by the
     // reduction.
-    const bool transposed = dweight != nullptr && prefer_transposed<T>(og, rows_g);
+    // float32 with stride 1 and no dx left to do: each image's transposed weight gradient read in
+    // place from its padded copy (see conv2d_direct.hpp), one chunk per thread.
+    std::unique_ptr<DirectConv2d> direct;
+    if constexpr (std::is_same_v<T, float>)
+        if (dx == nullptr && dweight != nullptr && (threads == 1 || over_chunks))
+            direct = DirectConv2d::weight_grad_plan(g, x, pad_value);
+    const bool transposed =
+        dweight != nullptr && (direct != nullptr || prefer_transposed<T>(og, rows_g));
     // Per worker: stored columns (dx's, or the transposed weight gradient's) for a tile or a block
-    // of images, then a block's dy gathered side by side.
-    const bool stored_cols = !pointwise && (dx != nullptr || transposed);
+    // of images, then a block's dy gathered side by side; or the direct form's scratch.
+    const bool stored_cols = direct == nullptr && !pointwise && (dx != nullptr || transposed);
     const std::int64_t block_columns = per_gemm > 1 ? per_gemm * pixels : tile;
     const std::int64_t cols_size = stored_cols ? g.cols_rows() * block_columns : 0;
     const std::int64_t per_worker =
-        cols_size + (per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0);
+        direct != nullptr ? direct->scratch_floats()
+                          : cols_size + (per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0);
     Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
     const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
     Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
@@ -409,6 +417,15 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                 : chunk == 0       ? dweight
                                    : partials.as<T>() + (chunk - 1) * weight_size;
         double* db = dbias == nullptr ? nullptr : bias_partials.data() + chunk * g.out_channels;
+        if (direct != nullptr) {
+            if constexpr (std::is_same_v<T, float>)
+                for (std::int64_t i = first_image; i < end_image; ++i) {
+                    if (db != nullptr) bias_image(i, db);
+                    direct->weight_grad(x + i * image, dy + i * g.out_channels * pixels, pad_value,
+                                        i == first_image ? 0.0f : 1.0f, dw, cols);
+                }
+            return;
+        }
         bool first = true;
         // Blocks of work: column tiles of one image, or `count` small images side by side.
         for (std::int64_t i = first_image; i < end_image; i += per_gemm) {

@@ -98,6 +98,44 @@ void kernel_avx512(std::int64_t k, const typename S::T* a, const typename S::T* 
     }
 }
 
+// avx512 tile with A read in place: C [MR, NV vectors] = A [MR,k] @ packed B [k, NV vectors] +
+// beta * C, A row i being the k values from a + offsets[i] (conv2d's shifted image rows).
+template <int MR, int NV>
+void kernel_in_place_a_avx512(std::int64_t k, const float* a, const std::int64_t* offsets,
+                              const float* b, float beta, float* c, std::int64_t ldc) {
+    using S = Zmm32;
+    using V = S::V;
+    constexpr int NR = NV * S::lanes;
+    const float* row[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) row[i] = a + offsets[i];
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+#pragma GCC unroll 4
+    for (std::int64_t p = 0; p < k; ++p) {
+        V bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * S::lanes);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            V ai = S::set1(row[i][p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+        }
+        b += NR;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            float* at = c + i * ldc + v * S::lanes;
+            S::storeu(at, beta == 0.0f ? acc[i][v] : S::fmadd(S::set1(beta), S::loadu(at), acc[i][v]));
+        }
+}
+
 // clamp(x, 0, hi) without <algorithm>: no STL template may be instantiated in a per-ISA unit.
 std::int64_t clamp_to(std::int64_t x, std::int64_t hi) { return x < 0 ? 0 : x > hi ? hi : x; }
 
@@ -143,6 +181,12 @@ void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
                                 std::int64_t ldc) {
     kernel_avx512<Zmm32, kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes, true>(k, a, b, 1.0f, beta, c,
                                                                           ldc, offsets);
+}
+
+void kernel_in_place_a_avx512_f32(std::int64_t k, const float* a, const std::int64_t* offsets,
+                                  const float* b, float beta, float* c, std::int64_t ldc) {
+    kernel_in_place_a_avx512<kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes>(k, a, offsets, b, beta,
+                                                                          c, ldc);
 }
 
 // pack_rows: dst[panel][p][i] = src[(panel * width + i) * ld + p] (the packing contract), 8 rows x

@@ -32,6 +32,10 @@ using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, dou
 using KernelInPlaceF32 = void (*)(std::int64_t k, const float* a, const float* b,
                                   const std::int64_t* offsets, float beta, float* c,
                                   std::int64_t ldc);
+// kernel_in_place_a(k, a, offsets, b, beta, c, ldc): the same with B packed and A row i the k
+// values a + offsets[i] .. a + offsets[i] + k - 1 read in place (conv2d's direct weight gradient).
+using KernelInPlaceAF32 = void (*)(std::int64_t k, const float* a, const std::int64_t* offsets,
+                                   const float* b, float beta, float* c, std::int64_t ldc);
 
 // ---- The packing contract (float32) ------------------------------------------------------------
 // Both pack `count` values per step p = 0 .. kc-1 into ceil(count / width) consecutive micro-panels
@@ -106,7 +110,8 @@ struct KernelSet {
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
     Im2colPiecesF32 im2col_pieces_f32;  // null: im2col.cpp's portable loop
-    KernelInPlaceF32 kernel_in_place_f32;  // null: conv2d uses the im2col forward only
+    KernelInPlaceF32 kernel_in_place_f32;     // null: conv2d uses the im2col forward only
+    KernelInPlaceAF32 kernel_in_place_a_f32;  // null: and the im2col weight gradient only
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -126,6 +131,8 @@ void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double 
 void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
                                 const std::int64_t* offsets, float beta, float* c,
                                 std::int64_t ldc);
+void kernel_in_place_a_avx512_f32(std::int64_t k, const float* a, const std::int64_t* offsets,
+                                  const float* b, float beta, float* c, std::int64_t ldc);
 
 // The AVX-512 packing routines (8x8 transposes in ymm registers, masked row copies).
 void pack_rows_avx512_f32(const float* src, std::int64_t ld, std::int64_t count, std::int64_t kc,

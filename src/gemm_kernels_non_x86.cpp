@@ -66,6 +66,17 @@ void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
         for (int j = 0; j < NR; ++j)
             c[i * ldc + j] = beta == 0.0f ? acc[i][j] : acc[i][j] + beta * c[i * ldc + j];
 }
+void kernel_in_place_a_avx512_f32(std::int64_t k, const float* a, const std::int64_t* offsets,
+                                  const float* b, float beta, float* c, std::int64_t ldc) {
+    constexpr int MR = kAvx512F32.mr, NR = kAvx512F32.nr;
+    float acc[MR][NR] = {};
+    for (std::int64_t p = 0; p < k; ++p)
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NR; ++j) acc[i][j] += a[offsets[i] + p] * b[p * NR + j];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j)
+            c[i * ldc + j] = beta == 0.0f ? acc[i][j] : acc[i][j] + beta * c[i * ldc + j];
+}
 void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                      float* c, std::int64_t ldc) {
     tile<float, kAvx2F32.mr, kAvx2F32.nr>(k, a, b, alpha, beta, c, ldc);

@@ -177,15 +177,50 @@ const Conv2dGeometry kDirectCases[] = {
     make(2, 2, 12, 12, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // no padding
 };
 
-bool direct_applies(Conv2dGeometry g, const std::string& name) {
+// Whether both direct forms take geometry g (for input x); they must exactly on AVX-512.
+void direct_applies(Conv2dGeometry g, const std::vector<float>& x, const std::string& name) {
     conv2d_check_geometry(g);
     const std::int64_t og = g.out_channels / g.groups, depth = g.weight_channels * g.kh * g.kw;
     const std::vector<float> w(std::size_t(og * depth), 1.0f);
     const PackedA<float> packed(false, og, depth, w.data(), depth);
-    const bool applies = DirectForward::plan(g, packed) != nullptr;
-    CHECK_MESSAGE(applies == (gemm_isa() == "avx512"), name + ": direct forward taken only on "
-                                                          "AVX-512, isa " + gemm_isa());
-    return applies;
+    const bool avx512 = gemm_isa() == "avx512";
+    CHECK_MESSAGE((DirectConv2d::forward_plan(g, packed) != nullptr) == avx512,
+                  name + ": direct forward taken only on AVX-512, isa " + gemm_isa());
+    CHECK_MESSAGE((DirectConv2d::weight_grad_plan(g, x.data(), 0.0f) != nullptr) == avx512,
+                  name + ": direct weight gradient taken only on AVX-512, isa " + gemm_isa());
+}
+
+std::vector<float> random_input(const Conv2dGeometry& g, unsigned seed) {
+    return sg_test::random_values<float>(std::size_t(g.batch * g.channels * g.height * g.width),
+                                         seed);
+}
+
+// The weight and bias gradients alone (dx not wanted: the direct weight gradient's case) against
+// the naive loops; the reference's infinities and NaNs must be matched exactly.
+void check_weight_grad(Conv2dGeometry g, const std::vector<float>& x, unsigned seed,
+                       const std::string& name) {
+    conv2d_check_geometry(g);
+    const auto w = sg_test::random_values<float>(
+        std::size_t(g.out_channels * g.weight_channels * g.kh * g.kw), seed);
+    const auto dy = sg_test::random_values<float>(
+        std::size_t(g.batch * g.out_channels * g.out_pixels()), seed + 1);
+    const std::vector<double> b(std::size_t(g.out_channels), 0.0);
+    const Naive ref = naive_conv(g, std::vector<double>(x.begin(), x.end()),
+                                 std::vector<double>(w.begin(), w.end()), b,
+                                 std::vector<double>(dy.begin(), dy.end()), 0.0);
+    std::vector<float> dw(ref.dw.size()), db(ref.db.size());
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, nullptr, dw.data(), db.data());
+    for (std::size_t e = 0; e < dw.size(); ++e) {
+        const bool same = std::isfinite(ref.dw[e])
+                              ? sg_test::near(dw[e], ref.dw[e], 2e-5, 2e-5)
+                              : std::isnan(ref.dw[e]) ? std::isnan(dw[e]) : dw[e] == ref.dw[e];
+        if (!same) {
+            CHECK_MESSAGE(false, name + " dweight at " + std::to_string(e) + ": " +
+                                     std::to_string(dw[e]) + " vs " + std::to_string(ref.dw[e]));
+            return;
+        }
+    }
+    check_close(db, ref.db, 2e-5, name + " dbias");
 }
 
 }  // namespace
@@ -194,7 +229,11 @@ TEST(conv2d_direct_forward_matches_naive_loops) {
     int i = 0;
     for (const Conv2dGeometry& g : kDirectCases) {
         const std::string name = "direct case " + std::to_string(i);
-        direct_applies(g, name);
+        Conv2dGeometry checked = g;
+        conv2d_check_geometry(checked);
+        const std::vector<float> x = random_input(checked, 650 + i);
+        direct_applies(g, x, name);
+        check_weight_grad(g, x, 660 + 10 * i, name);
         check_conv<float>(g, 0.0, 600 + 10 * i++, name);
     }
     check_conv<float>(kDirectCases[2], 1.5, 690, "direct, pad 1.5");
@@ -205,9 +244,8 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
     // next row's first pixels: an infinity there must reach only the outputs that really read it.
     Conv2dGeometry g = kDirectCases[0];
     conv2d_check_geometry(g);
-    direct_applies(g, "infinity case");
-    std::vector<float> x = sg_test::random_values<float>(
-        std::size_t(g.batch * g.channels * g.height * g.width), 700);
+    std::vector<float> x = random_input(g, 700);
+    direct_applies(g, x, "infinity case");
     const std::vector<float> w =
         sg_test::random_values<float>(std::size_t(g.out_channels * g.channels * 9), 701);
     x[std::size_t(5 * g.width)] = std::numeric_limits<float>::infinity();  // image 0, row 5, col 0
@@ -226,6 +264,17 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
             return;
         }
     }
+    // The direct weight gradient multiplies the dropped columns' reads by a zero dy: it must step
+    // aside for an infinity there (column 0 is read by the previous row's dropped column), and
+    // only there (column 4 is not).
+    CHECK(DirectConv2d::weight_grad_plan(g, x.data(), 0.0f) == nullptr);
+    check_weight_grad(g, x, 710, "infinity in column 0");
+    std::vector<float> inner = random_input(g, 720);
+    inner[std::size_t(5 * g.width + 4)] = std::numeric_limits<float>::infinity();
+    CHECK((DirectConv2d::weight_grad_plan(g, inner.data(), 0.0f) != nullptr) ==
+          (gemm_isa() == "avx512"));
+    check_weight_grad(g, inner, 730, "infinity in column 4");
+    CHECK(DirectConv2d::weight_grad_plan(g, inner.data(), NAN) == nullptr);
 }
 
 TEST(conv2d_backward_is_thread_count_independent) {
