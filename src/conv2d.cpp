@@ -387,10 +387,10 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     // better, cols_g @ dy_g^T [rows_g, og] in accumulators for every chunk, transposed by the
     // reduction.
     // float32 with stride 1 and no dx left to do: each image's transposed weight gradient read in
-    // place from its padded copy (see conv2d_direct.hpp), one chunk per thread.
+    // place from its padded copy (see conv2d_direct.hpp).
     std::unique_ptr<DirectConv2d> direct;
     if constexpr (std::is_same_v<T, float>)
-        if (dx == nullptr && dweight != nullptr && (threads == 1 || over_chunks))
+        if (dx == nullptr && dweight != nullptr)
             direct = DirectConv2d::weight_grad_plan(g, x, pad_value);
     const bool transposed =
         dweight != nullptr && (direct != nullptr || prefer_transposed<T>(og, rows_g));
@@ -422,7 +422,7 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
                 for (std::int64_t i = first_image; i < end_image; ++i) {
                     if (db != nullptr) bias_image(i, db);
                     direct->weight_grad(x + i * image, dy + i * g.out_channels * pixels, pad_value,
-                                        i == first_image ? 0.0f : 1.0f, dw, cols);
+                                        i == first_image ? 0.0f : 1.0f, dw, cols, inner);
                 }
             return;
         }
@@ -516,15 +516,23 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     if (dbias != nullptr) reduce_bias();
     // Reduce the chunk accumulators into dweight in chunk order (element-wise: any thread count).
     if (transposed) {
+        // Blocks of 16 rows r of [groups, rows_g, og]: their og-long rows stay in L1 across the
+        // block while dweight [groups, og, rows_g] is written 16 contiguous values at a time.
         const T* part = partials.as<T>();
+        constexpr std::int64_t kRows = 16;
+        const std::int64_t blocks = (rows_g + kRows - 1) / kRows;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-        for (std::int64_t e = 0; e < weight_size; ++e) {
-            const std::int64_t grp = e / (og * rows_g), o = e / rows_g % og, r = e % rows_g;
-            const std::int64_t source = (grp * rows_g + r) * og + o;  // [groups, rows_g, og]
-            T total = part[source];
-            for (std::int64_t k = 1; k < partial_count; ++k)
-                total += part[k * weight_size + source];
-            dweight[e] = total;
+        for (std::int64_t b = 0; b < g.groups * blocks; ++b) {
+            const std::int64_t grp = b / blocks, r0 = b % blocks * kRows;
+            const std::int64_t r1 = std::min(rows_g, r0 + kRows);
+            for (std::int64_t o = 0; o < og; ++o)
+                for (std::int64_t r = r0; r < r1; ++r) {
+                    const std::int64_t source = (grp * rows_g + r) * og + o;
+                    T total = part[source];
+                    for (std::int64_t k = 1; k < partial_count; ++k)
+                        total += part[k * weight_size + source];
+                    dweight[(grp * og + o) * rows_g + r] = total;
+                }
         }
     } else if (partial_count > 0) {
         const T* part = partials.as<T>();

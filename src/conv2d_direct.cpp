@@ -16,6 +16,10 @@ namespace {
 // computed / pixels - 1 < kGatherFmas / og. Measured (benchmarks/NOTES.md): a win at og = 64 with
 // 14% dropped, even at og = 256 with 14% dropped.
 constexpr double kGatherFmas = 32.0;
+// The weight gradient's depth is one image's Ho * S columns: below a full k block the result
+// tiles are read and written too often for their multiply-adds (measured: 16x256x14x14, depth 210,
+// 10% slower than the gather; 32x128x28x28, depth 812, 9% faster).
+constexpr std::int64_t kWeightGradMinDepth = 512;
 
 std::int64_t round_up(std::int64_t x, std::int64_t step) { return (x + step - 1) / step * step; }
 
@@ -59,7 +63,7 @@ DirectConv2d::DirectConv2d(const Conv2dGeometry& g, const void* kernels, bool fo
         offsets_.resize(std::size_t(tile_rows_), offsets_[0]);  // rows past rows_g: dropped
         block_cols_ = 0;
         const std::int64_t dy_rows = round_up(checked_mul(og, used_), 16);
-        const std::int64_t panels = checked_mul(kc_, round_up(og, set.f32.nr));
+        const std::int64_t panels = checked_mul(used_, round_up(og, set.f32.nr));
         scratch_ = sg::checked_add(padded_, sg::checked_add(dy_rows, panels, "conv2d"), "conv2d");
     }
     checked_mul(scratch_, 4);
@@ -120,7 +124,8 @@ std::unique_ptr<DirectConv2d> DirectConv2d::weight_grad_plan(const Conv2dGeometr
     if (set.kernel_in_place_a_f32 == nullptr || set.pack_rows_f32 == nullptr || !direct_shape(g))
         return nullptr;
     auto direct = std::make_unique<DirectConv2d>(g, &set, false);
-    if (!dropped_pay(g, direct->used_) || !dropped_reads_finite(g, direct->wp_, x, pad_value))
+    if (direct->used_ < kWeightGradMinDepth || !dropped_pay(g, direct->used_) ||
+        !dropped_reads_finite(g, direct->wp_, x, pad_value))
         return nullptr;
     return direct;
 }
@@ -142,16 +147,16 @@ void DirectConv2d::pad_image(const float* x, float pad_value, float* xp) const {
 }
 
 void DirectConv2d::weight_grad(const float* x, const float* dy, float pad_value, float beta,
-                               float* acc, float* scratch) const {
+                               float* acc, float* scratch, int threads) const {
     const auto& set = *static_cast<const gemm_detail::KernelSet*>(kernels_);
     const int mr = set.f32.mr, nr = set.f32.nr;
     const Conv2dGeometry& g = g_;
     const std::int64_t cg = g.weight_channels, og = g.out_channels / g.groups;
     const std::int64_t rows_g = cg * g.kh * g.kw, pixels = g.out_pixels();
+    const std::int64_t og_panels = round_up(og, nr), row_blocks = (rows_g + mr - 1) / mr;
     float* xp = scratch;
     float* dyp = scratch + padded_;  // [og, used_]: dy_g with zeros in the dropped columns
-    float* panels = dyp + round_up(og * used_, 16);  // dy_g^T's packed k block
-    alignas(64) float tile[gemm_detail::kMaxTileElements];
+    float* panels = dyp + round_up(og * used_, 16);  // dy_g^T packed, k block q0 at q0 * og_panels
     pad_image(x, pad_value, xp);
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
         for (std::int64_t o = 0; o < og; ++o)
@@ -160,31 +165,42 @@ void DirectConv2d::weight_grad(const float* x, const float* dy, float pad_value,
                 float* to = std::copy(from, from + g.out_width, dyp + o * used_ + oy * wp_);
                 std::fill_n(to, wp_ - g.out_width, 0.0f);
             }
+        for (std::int64_t q0 = 0; q0 < used_; q0 += kc_)
+            set.pack_rows_f32(dyp + q0, used_, og, std::min(kc_, used_ - q0), nr,
+                              panels + q0 * og_panels);
         const float* xg = xp + grp * cg * plane_;
         float* acc_g = acc + grp * rows_g * og;
         // acc_g [rows_g, og] (+)= rows [rows_g, used_] @ dyp^T [used_, og]: k blocks of the
-        // columns, A micro-panels read in place, B packed once per k block.
-        for (std::int64_t q0 = 0; q0 < used_; q0 += kc_) {
-            const std::int64_t kc = std::min(kc_, used_ - q0);
-            const float b = q0 == 0 ? beta : 1.0f;
-            set.pack_rows_f32(dyp + q0, used_, og, kc, nr, panels);
-            for (std::int64_t r0 = 0; r0 < rows_g; r0 += mr) {
-                const std::int64_t rows = std::min<std::int64_t>(mr, rows_g - r0);
-                for (std::int64_t n0 = 0; n0 < og; n0 += nr) {
-                    const std::int64_t cols = std::min<std::int64_t>(nr, og - n0);
-                    const float* bp = panels + n0 * kc;
-                    float* c = acc_g + r0 * og + n0;
-                    if (rows == mr && cols == nr) {
-                        set.kernel_in_place_a_f32(kc, xg + q0, offsets_.data() + r0, bp, b, c, og);
-                        continue;
-                    }
-                    set.kernel_in_place_a_f32(kc, xg + q0, offsets_.data() + r0, bp, 0.0f, tile,
-                                              nr);  // edge: a local tile, merged
-                    for (std::int64_t r = 0; r < rows; ++r)
-                        for (std::int64_t j = 0; j < cols; ++j) {
-                            float& out = c[r * og + j];
-                            out = b == 0.0f ? tile[r * nr + j] : tile[r * nr + j] + b * out;
+        // columns (B's block in L2), then MR-row blocks of A read in place (in L1) shared out over
+        // the threads. schedule(static) gives a thread the same row blocks in every k block, so
+        // each result tile sums its k blocks in order: the same bits for any thread count.
+#pragma omp parallel num_threads(threads) if (threads > 1)
+        {
+            alignas(64) float tile[gemm_detail::kMaxTileElements];
+            for (std::int64_t q0 = 0; q0 < used_; q0 += kc_) {
+                const std::int64_t kc = std::min(kc_, used_ - q0);
+                const float b = q0 == 0 ? beta : 1.0f;
+#pragma omp for schedule(static) nowait
+                for (std::int64_t block = 0; block < row_blocks; ++block) {
+                    const std::int64_t r0 = block * mr;
+                    const std::int64_t rows = std::min<std::int64_t>(mr, rows_g - r0);
+                    const std::int64_t* offsets = offsets_.data() + r0;
+                    for (std::int64_t n0 = 0; n0 < og; n0 += nr) {
+                        const std::int64_t cols = std::min<std::int64_t>(nr, og - n0);
+                        const float* bp = panels + q0 * og_panels + n0 * kc;
+                        float* c = acc_g + r0 * og + n0;
+                        if (rows == mr && cols == nr) {
+                            set.kernel_in_place_a_f32(kc, xg + q0, offsets, bp, b, c, og);
+                            continue;
                         }
+                        set.kernel_in_place_a_f32(kc, xg + q0, offsets, bp, 0.0f, tile,
+                                                  nr);  // edge: a local tile, merged
+                        for (std::int64_t r = 0; r < rows; ++r)
+                            for (std::int64_t j = 0; j < cols; ++j) {
+                                float& out = c[r * og + j];
+                                out = b == 0.0f ? tile[r * nr + j] : tile[r * nr + j] + b * out;
+                            }
+                    }
                 }
             }
         }

@@ -40,9 +40,9 @@ public:
                  const float* bias, float pad_value, float* y, float* scratch) const;
 
     // acc [groups, rows_g, og] = dweight^T of one image (x [C, H, W], dy [O, Ho, Wo]) + beta * acc,
-    // on the calling thread. scratch as above.
+    // on `threads` threads (the same bits for any count). scratch as above.
     void weight_grad(const float* x, const float* dy, float pad_value, float beta, float* acc,
-                     float* scratch) const;
+                     float* scratch, int threads) const;
 
     DirectConv2d(const Conv2dGeometry& g, const void* kernels, bool forward);
 

@@ -114,6 +114,12 @@ void kernel_in_place_a_avx512(std::int64_t k, const float* a, const std::int64_t
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+    if (beta != 0.0f)
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {  // the C tile is needed only at the end: fetch it meanwhile
+            _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
 #pragma GCC unroll 4
     for (std::int64_t p = 0; p < k; ++p) {
         V bv[NV];

@@ -81,6 +81,38 @@ def test_input_gradient_with_many_channels(case, dtype, rng):
         np.testing.assert_allclose(np.asarray(got), ref, rtol=tol, atol=tol * scale)
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(x=(2, 3, 30, 30), w=(16, 3, 3, 3), pads=(1, 1, 1, 1)),  # a first layer
+        dict(x=(2, 64, 24, 24), w=(40, 64, 3, 3), pads=(1, 1, 1, 1)),  # two k blocks
+        dict(x=(2, 4, 31, 17), w=(12, 2, 3, 2), pads=(0, 3, 2, 0), dilation=(2, 1), groups=2),
+        dict(x=(2, 5, 40, 12), w=(16, 5, 1, 1), pads=(1, 1, 1, 1)),  # padding past the reach
+    ],
+)
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_float32_stride_one_direct_forms(case, input_grad, rng):
+    # float32 stride-1 convolutions on AVX-512 read the padded image in place (forward, and the
+    # weight gradient when dx is not wanted, as for a first layer); against the float64 reference.
+    pads, dilation, groups = case["pads"], case.get("dilation", (1, 1)), case.get("groups", 1)
+    x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
+    b = rng.standard_normal(case["w"][0])
+    y_ref = reference_conv2d(x, w, b, (1, 1), pads, dilation, groups)
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref, dw_ref, db_ref = reference_conv2d_backward(x, w, dy, (1, 1), pads, dilation, groups)
+    xs = sg.Tensor(x, dtype="float32", requires_grad=input_grad)
+    ws, bs = (sg.Tensor(v, dtype="float32", requires_grad=True) for v in (w, b))
+    out = sg.conv2d(xs, ws, bs, pad_width=pads, dilation=dilation, groups=groups)
+    out.backward(sg.Tensor(dy, dtype="float32"))
+    checks = [(out.numpy(), y_ref), (ws.grad, dw_ref), (bs.grad, db_ref)]
+    if input_grad:
+        checks.append((xs.grad, dx_ref))
+    else:
+        assert xs.grad is None
+    for got, ref in checks:
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
 @st.composite
 def conv_cases(draw):
     groups = draw(st.integers(1, 3))

@@ -168,13 +168,14 @@ TEST(conv2d_generic_isa_matches_too) {
 namespace {
 
 // Geometries the direct forward (conv2d_direct.hpp) takes on a CPU with its in-place kernel.
+// (The weight gradient's also need Ho * S >= 512: one k block per image.)
 const Conv2dGeometry kDirectCases[] = {
-    make(3, 64, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // depth 576: two k blocks
+    make(2, 64, 24, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // depth 576: two k blocks
     make(2, 3, 30, 30, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // og not whole tiles, 3 column blocks
-    make(2, 5, 11, 17, 24, 3, 2, 1, 1, 0, 3, 2, 0, 2, 1, 1),    // asymmetric pads, dilation
-    make(2, 4, 7, 6, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // pad wider than the kernel reach
-    make(3, 6, 10, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),    // groups
-    make(2, 2, 12, 12, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // no padding
+    make(2, 5, 31, 17, 24, 3, 2, 1, 1, 0, 3, 2, 0, 2, 1, 1),    // asymmetric pads, dilation
+    make(2, 4, 40, 12, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // pad wider than the kernel reach
+    make(3, 6, 24, 24, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),    // groups
+    make(2, 2, 28, 28, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // no padding
 };
 
 // Whether both direct forms take geometry g (for input x); they must exactly on AVX-512.
