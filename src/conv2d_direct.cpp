@@ -23,9 +23,7 @@ constexpr std::int64_t kWeightGradMinDepth = 512;
 
 std::int64_t round_up(std::int64_t x, std::int64_t step) { return (x + step - 1) / step * step; }
 
-std::int64_t checked_mul(std::int64_t a, std::int64_t b) {
-    return sg::checked_mul(a, b, "conv2d");
-}
+std::int64_t checked_mul(std::int64_t a, std::int64_t b) { return sg::checked_mul(a, b, "conv2d"); }
 
 }  // namespace
 
@@ -208,8 +206,8 @@ void DirectConv2d::weight_grad(const float* x, const float* dy, float pad_value,
 }
 
 void DirectConv2d::forward(const std::vector<std::unique_ptr<PackedA<float>>>& weights,
-                          const float* x, const float* bias, float pad_value, float* y,
-                          float* scratch) const {
+                           const float* x, const float* bias, float pad_value, float* y,
+                           float* scratch) const {
     const auto& set = *static_cast<const gemm_detail::KernelSet*>(kernels_);
     const int mr = set.f32.mr, nr = set.f32.nr;
     const Conv2dGeometry& g = g_;
@@ -233,8 +231,8 @@ void DirectConv2d::forward(const std::vector<std::unique_ptr<PackedA<float>>>& w
                 for (std::int64_t m = 0; m < tile_rows_; m += mr) {
                     const float* panel = a + (m * depth + k0 * mr);
                     for (std::int64_t t = 0; t < cols; t += nr)
-                        set.kernel_in_place_f32(kc, panel, xg + q0 + t, offsets_.data() + k0,
-                                                beta, result + m * block_cols_ + t, block_cols_);
+                        set.kernel_in_place_f32(kc, panel, xg + q0 + t, offsets_.data() + k0, beta,
+                                                result + m * block_cols_ + t, block_cols_);
                 }
             }
             // The block's output columns (not the dropped ones) to y, plus the bias.

@@ -138,7 +138,8 @@ void kernel_in_place_a_avx512(std::int64_t k, const float* a, const std::int64_t
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
             float* at = c + i * ldc + v * S::lanes;
-            S::storeu(at, beta == 0.0f ? acc[i][v] : S::fmadd(S::set1(beta), S::loadu(at), acc[i][v]));
+            S::storeu(at,
+                      beta == 0.0f ? acc[i][v] : S::fmadd(S::set1(beta), S::loadu(at), acc[i][v]));
         }
 }
 
@@ -186,7 +187,7 @@ void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
                                 const std::int64_t* offsets, float beta, float* c,
                                 std::int64_t ldc) {
     kernel_avx512<Zmm32, kAvx512F32.mr, kAvx512F32.nr / Zmm32::lanes, true>(k, a, b, 1.0f, beta, c,
-                                                                          ldc, offsets);
+                                                                            ldc, offsets);
 }
 
 void kernel_in_place_a_avx512_f32(std::int64_t k, const float* a, const std::int64_t* offsets,

@@ -109,7 +109,7 @@ struct KernelSet {
     BlockSizes f64;
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
-    Im2colPiecesF32 im2col_pieces_f32;  // null: im2col.cpp's portable loop
+    Im2colPiecesF32 im2col_pieces_f32;        // null: im2col.cpp's portable loop
     KernelInPlaceF32 kernel_in_place_f32;     // null: conv2d uses the im2col forward only
     KernelInPlaceAF32 kernel_in_place_a_f32;  // null: and the im2col weight gradient only
 };

@@ -170,12 +170,12 @@ namespace {
 // Geometries the direct forward (conv2d_direct.hpp) takes on a CPU with its in-place kernel.
 // (The weight gradient's also need Ho * S >= 512: one k block per image.)
 const Conv2dGeometry kDirectCases[] = {
-    make(2, 64, 24, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // depth 576: two k blocks
-    make(2, 3, 30, 30, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // og not whole tiles, 3 column blocks
-    make(2, 5, 31, 17, 24, 3, 2, 1, 1, 0, 3, 2, 0, 2, 1, 1),    // asymmetric pads, dilation
-    make(2, 4, 40, 12, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // pad wider than the kernel reach
-    make(3, 6, 24, 24, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),    // groups
-    make(2, 2, 28, 28, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // no padding
+    make(2, 64, 24, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // depth 576: two k blocks
+    make(2, 3, 30, 30, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // og not whole tiles, 3 column blocks
+    make(2, 5, 31, 17, 24, 3, 2, 1, 1, 0, 3, 2, 0, 2, 1, 1),  // asymmetric pads, dilation
+    make(2, 4, 40, 12, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // pad wider than the kernel reach
+    make(3, 6, 24, 24, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2),  // groups
+    make(2, 2, 28, 28, 40, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1),  // no padding
 };
 
 // Whether both direct forms take geometry g (for input x); they must exactly on AVX-512.
@@ -212,9 +212,9 @@ void check_weight_grad(Conv2dGeometry g, const std::vector<float>& x, unsigned s
     std::vector<float> dw(ref.dw.size()), db(ref.db.size());
     conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, nullptr, dw.data(), db.data());
     for (std::size_t e = 0; e < dw.size(); ++e) {
-        const bool same = std::isfinite(ref.dw[e])
-                              ? sg_test::near(dw[e], ref.dw[e], 2e-5, 2e-5)
-                              : std::isnan(ref.dw[e]) ? std::isnan(dw[e]) : dw[e] == ref.dw[e];
+        const bool same = std::isfinite(ref.dw[e]) ? sg_test::near(dw[e], ref.dw[e], 2e-5, 2e-5)
+                          : std::isnan(ref.dw[e])  ? std::isnan(dw[e])
+                                                   : dw[e] == ref.dw[e];
         if (!same) {
             CHECK_MESSAGE(false, name + " dweight at " + std::to_string(e) + ": " +
                                      std::to_string(dw[e]) + " vs " + std::to_string(ref.dw[e]));
@@ -260,8 +260,8 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
         if (std::isinf(ref.y[e])) {
             CHECK_MESSAGE(std::isinf(y[e]), "infinity lost at " + std::to_string(e));
         } else if (!sg_test::near(y[e], ref.y[e], 2e-5, 2e-5)) {
-            CHECK_MESSAGE(false, "at " + std::to_string(e) + ": " + std::to_string(y[e]) +
-                                     " vs " + std::to_string(ref.y[e]));
+            CHECK_MESSAGE(false, "at " + std::to_string(e) + ": " + std::to_string(y[e]) + " vs " +
+                                     std::to_string(ref.y[e]));
             return;
         }
     }
@@ -355,8 +355,7 @@ bool panels_match(const Conv2dGeometry& geometry, std::int64_t width) {
     if (width == 0) width = cols;
     const std::int64_t panels = (cols + width - 1) / width;
     std::vector<T> dst(std::size_t(panels * rows * width), T(-1));
-    im2col_panels(g, x.data(), {image, first, span}, T(0.5), r0, rows, q0, cols, width,
-                  dst.data());
+    im2col_panels(g, x.data(), {image, first, span}, T(0.5), r0, rows, q0, cols, width, dst.data());
     for (std::int64_t r = r0; r < r0 + rows; ++r)
         for (std::int64_t q = 0; q < panels * width; ++q) {
             double expected = 0.0;  // zero past the block's columns
@@ -386,24 +385,23 @@ TEST(im2col_panels_matches_naive_gather_in_every_layout) {
                               " H=" + std::to_string(g.height) + " width=" + std::to_string(width));
         for (const std::string& isa : gemm_supported_isas()) {
             set_gemm_isa(isa);
-            for (std::int64_t width : {std::int64_t(8), std::int64_t(16), std::int64_t(32),
-                                       std::int64_t(0)})
+            for (std::int64_t width :
+                 {std::int64_t(8), std::int64_t(16), std::int64_t(32), std::int64_t(0)})
                 CHECK_MESSAGE(panels_match<float>(g, width),
-                              "float32 " + isa + " C=" + std::to_string(g.channels) +
-                                  " H=" + std::to_string(g.height) +
-                                  " width=" + std::to_string(width));
+                              "float32 " + isa + " C=" + std::to_string(g.channels) + " H=" +
+                                  std::to_string(g.height) + " width=" + std::to_string(width));
         }
         set_gemm_isa(gemm_supported_isas().back());
     }
     Conv2dGeometry g = kCases[0];
     conv2d_check_geometry(g);
     std::vector<double> x(std::size_t(g.channels * g.height * g.width)), dst(64);
-    CHECK_THROWS(im2col_panels(g, x.data(), {0, 0, g.out_pixels() + 1}, 0.0, 0, 1, 0, 1, 8,
-                               dst.data()),
-                 std::invalid_argument, "conv2d: im2col_panels");
-    CHECK_THROWS(im2col_panels(g, x.data(), {0, 0, 4}, 0.0, 0, g.cols_rows() + 1, 0, 1, 8,
-                               dst.data()),
-                 std::invalid_argument, "conv2d: im2col_panels");
+    CHECK_THROWS(
+        im2col_panels(g, x.data(), {0, 0, g.out_pixels() + 1}, 0.0, 0, 1, 0, 1, 8, dst.data()),
+        std::invalid_argument, "conv2d: im2col_panels");
+    CHECK_THROWS(
+        im2col_panels(g, x.data(), {0, 0, 4}, 0.0, 0, g.cols_rows() + 1, 0, 1, 8, dst.data()),
+        std::invalid_argument, "conv2d: im2col_panels");
 }
 
 TEST(conv2d_geometry_errors) {
