@@ -100,6 +100,10 @@ struct Problem {
     std::int64_t ldc;
     const T* a_panels = nullptr;  // A packed beforehand ([m panels][k][MR], see PackedA): no pack_a
     const PanelSource<T>* b_source = nullptr;  // B packed by a producer (then b is unused)
+    // A stored [m, k] and read in place by this kernel instead of packed (float32 on AVX-512,
+    // alpha == 1: see kernel_in_place_a in gemm_kernels.hpp). The same sums, the same bits.
+    void (*a_in_place)(std::int64_t, const T*, const std::int64_t*, const T*, T, T*,
+                       std::int64_t) = nullptr;
 };
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) { return (x + y - 1) / y; }
@@ -205,8 +209,10 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
         row_begin = std::min(g.m, m_panels * t / team * mr);
         row_end = std::min(g.m, m_panels * (t + 1) / team * mr);
     }
-    const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr;
+    const bool in_place = g.a_in_place != nullptr;
+    const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr && !in_place;
     alignas(64) T tile[gemm_detail::kMaxTileElements];
+    std::int64_t rows_at[gemm_detail::kMaxTileElements];  // A read in place: its rows' offsets
     int step = 0;
 
     for (std::int64_t ic = row_begin; ic < row_end; ic += plan.a_rows) {
@@ -219,7 +225,10 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
             // thread packs its share of the panels (all of them when not shared).
             const T* a_block = nullptr;
             std::int64_t a_stride = mr * g.k;
-            if (g.a_panels != nullptr) {
+            if (in_place) {
+                a_block = g.a + ic * g.lda + pc;
+                a_stride = mr * g.lda;
+            } else if (g.a_panels != nullptr) {
                 a_block = g.a_panels + ic * g.k + pc * mr;
             } else {
                 T* block = a_pack[step++ % 2];
@@ -239,16 +248,25 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
                     const std::int64_t i = ic + ir * mr;
                     const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
                     const T* ap = a_block + ir * a_stride;
+                    if (in_place)
+                        for (int r = 0; r < mr; ++r)  // past the last row: the last row again
+                            rows_at[r] = std::min<std::int64_t>(r, rows - 1) * g.lda;
                     for (std::int64_t jr = 0; jr * nr < nc; ++jr) {
                         const std::int64_t j = jc + jr * nr;
                         const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
                         const T* bp = b_pack + jr * nr * kc;
                         T* c = g.c + i * g.ldc + j;
                         if (rows == mr && cols == nr) {
-                            kernel(kc, ap, bp, g.alpha, beta, c, g.ldc);
+                            if (in_place)
+                                g.a_in_place(kc, ap, rows_at, bp, beta, c, g.ldc);
+                            else
+                                kernel(kc, ap, bp, g.alpha, beta, c, g.ldc);
                             continue;
                         }
-                        kernel(kc, ap, bp, g.alpha, T(0), tile, nr);  // edge: local tile, merge
+                        if (in_place)  // edge: local tile, merge
+                            g.a_in_place(kc, ap, rows_at, bp, T(0), tile, nr);
+                        else
+                            kernel(kc, ap, bp, g.alpha, T(0), tile, nr);
                         for (std::int64_t r = 0; r < rows; ++r) {
                             T* out = c + r * g.ldc;
                             const T* in = tile + r * nr;
@@ -313,9 +331,9 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread) and one
     // B block per thread.
-    const int a_blocks = g.a_panels != nullptr ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
-    const std::size_t a_bytes =
-        g.a_panels != nullptr ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);
+    const bool a_ready = g.a_panels != nullptr || g.a_in_place != nullptr;  // no A packing
+    const int a_blocks = a_ready ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
+    const std::size_t a_bytes = a_ready ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);
     const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_cols * plan.kc);
     std::vector<std::unique_ptr<Scratch>> a_scratch, b_scratch;
     for (int t = 0; t < a_blocks; ++t)
@@ -334,7 +352,7 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     {
         // The runtime may give fewer threads than asked: partition by the real team.
         const int t = omp_get_thread_num(), actual = omp_get_num_threads();
-        const bool one_block = plan.split_cols || g.a_panels != nullptr;
+        const bool one_block = plan.split_cols || a_ready;
         T* const own = a_scratch[one_block ? 0 : t]->as<T>();
         T* const second = plan.split_cols && a_blocks == 2 ? a_scratch[1]->as<T>() : own;
         T* const a_pack[2] = {own, second};
@@ -371,10 +389,14 @@ std::size_t packed_a_bytes(bool trans_a, std::int64_t m, std::int64_t k, const T
 
 // Runs a problem on a kernel set's kernels and packing.
 template <typename T>
-void run(const Problem<T>& g, const gemm_detail::KernelSet& set, int threads) {
-    if constexpr (sizeof(T) == sizeof(float))
+void run(Problem<T> g, const gemm_detail::KernelSet& set, int threads) {
+    if constexpr (sizeof(T) == sizeof(float)) {
+        // A stored untransposed is read in place where the kernel set can (measured in
+        // benchmarks/NOTES.md: no A packing, no barrier between the threads).
+        if (!g.trans_a && g.a_panels == nullptr && g.alpha == 1.0f)
+            g.a_in_place = set.kernel_in_place_a_f32;
         gemm_impl(g, set.kernel_f32, packers_of<float>(set), set.f32, threads);
-    else
+    } else
         gemm_impl(g, set.kernel_f64, packers_of<double>(set), set.f64, threads);
 }
 // The problem with A taken from a PackedA (its sizes, and its panels instead of a stored A).
