@@ -28,8 +28,10 @@ void conv2d_check_geometry(Conv2dGeometry& g);
 
 // conv2d_forward: x [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] (or null) -> y [N,O,Ho,Wo].
 // The im2col matrix is never stored: its blocks go straight into the GEMM's packed panels, with
-// constant padding `pad_value` folded in (no padded copy). Parallel over blocks of images or, for
-// small batches, inside the GEMM; results do not depend on the thread count.
+// constant padding `pad_value` folded in. float32 stride-1 convolutions on AVX-512 instead read one
+// padded copy of each image in place, in per-thread scratch (conv2d_direct.hpp): bit-identical.
+// Parallel over blocks of images or, for small batches, inside the GEMM; results do not depend on
+// the thread count.
 void conv2d_forward(const Conv2dGeometry& geometry, const float* x, const float* weight,
                     const float* bias, float pad_value, float* y);
 void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const double* weight,
@@ -38,7 +40,8 @@ void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const doubl
 // conv2d_backward: dy [N,O,Ho,Wo] -> dx [N,C,H,W], dweight [O,C/groups,kh,kw], dbias [O].
 // Each output pointer may be null (that gradient is not wanted). The weight gradient is accumulated
 // over the batch in a fixed number of chunks reduced in a fixed order: bit-identical for any thread
-// count.
+// count. (float32 stride 1 on AVX-512: the weight gradient may also read padded image copies in
+// place, see conv2d_direct.hpp.)
 void conv2d_backward(const Conv2dGeometry& geometry, const float* x, const float* weight,
                      const float* dy, float pad_value, float* dx, float* dweight, float* dbias);
 void conv2d_backward(const Conv2dGeometry& geometry, const double* x, const double* weight,

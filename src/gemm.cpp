@@ -8,8 +8,10 @@
 //         ir over MR      : one A micro-panel (stays in L1) ...
 //           jr over NR    : ... against every B micro-panel of the block: one micro-kernel call
 // The k range is cut into equal blocks of at most KC (no thin remainder block).
-// A may come packed beforehand over its whole depth (PackedA: no A packing, no barrier), and B
-// from a producer that writes the packed panels itself (PanelSource: conv2d's implicit im2col).
+// A may come packed beforehand over its whole depth (PackedA: no A packing, no barrier), or be
+// read in place where the kernel set has an in-place-A kernel (float32 on AVX-512, A stored
+// untransposed, alpha == 1: no packing, no barrier either), and B from a producer that writes the
+// packed panels itself (PanelSource: conv2d's implicit im2col).
 // Threads split the columns of C (each packs its own B blocks; the A block is shared: all threads
 // pack a share of it, meet at a barrier, and the next block goes to a second buffer, so that is the
 // only barrier) or, when C has too few NR-column panels, the rows (each thread then packs its own A
