@@ -219,7 +219,7 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
         const auto direct = threads <= n ? DirectConv2d::forward_plan(g, *weights[0]) : nullptr;
         if (direct != nullptr) {
             const std::int64_t per_worker = direct->scratch_floats();
-            Scratch scratch(std::size_t(per_worker * threads) * sizeof(T));
+            Scratch scratch(std::size_t(checked_mul(per_worker, threads)) * sizeof(T));
             parallel_for(n, threads, [&](std::int64_t i, int worker) {
                 direct->forward(weights, x + i * image, bias, pad_value,
                                 y + i * g.out_channels * pixels,
@@ -402,7 +402,8 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     const std::int64_t per_worker =
         direct != nullptr ? direct->scratch_floats()
                           : cols_size + (per_gemm > 1 ? g.out_channels * per_gemm * pixels : 0);
-    Scratch scratch(std::size_t(std::max<std::int64_t>(1, per_worker * workers)) * sizeof(T));
+    Scratch scratch(std::size_t(std::max<std::int64_t>(1, checked_mul(per_worker, workers))) *
+                    sizeof(T));
     const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
     Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
                      sizeof(T));

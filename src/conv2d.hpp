@@ -28,8 +28,9 @@ void conv2d_check_geometry(Conv2dGeometry& g);
 
 // conv2d_forward: x [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] (or null) -> y [N,O,Ho,Wo].
 // The im2col matrix is never stored: its blocks go straight into the GEMM's packed panels, with
-// constant padding `pad_value` folded in. float32 stride-1 convolutions on AVX-512 instead read one
-// padded copy of each image in place, in per-thread scratch (conv2d_direct.hpp): bit-identical.
+// constant padding `pad_value` folded in. float32 stride-1 convolutions on AVX-512 may instead read
+// one padded copy of each image in place, in per-thread scratch, where that pays and every thread
+// gets an image (conv2d_direct.hpp): bit-identical.
 // Parallel over blocks of images or, for small batches, inside the GEMM; results do not depend on
 // the thread count.
 void conv2d_forward(const Conv2dGeometry& geometry, const float* x, const float* weight,

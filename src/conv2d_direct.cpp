@@ -7,14 +7,18 @@
 #include "checked_math.hpp"
 #include "gemm_kernels.hpp"
 
+#ifdef SIMPLEGRAD_OPENMP
+#include <omp.h>
+#endif
+
 namespace sg {
 
 namespace {
 
 // What gathering one im2col element into a packed panel costs, in multiply-adds of the GEMM (each
 // element then feeds og of them): the direct forms pay when their dropped columns cost less,
-// computed / pixels - 1 < kGatherFmas / og. Measured (benchmarks/NOTES.md): a win at og = 64 with
-// 14% dropped, even at og = 256 with 14% dropped.
+// computed / pixels - 1 < kGatherFmas / og. Measured (benchmarks/NOTES.md, item 10): a win at
+// og = 64 with 14% dropped, level at og = 256 with 14% dropped (which this rejects: 32/256 = 12.5%).
 constexpr double kGatherFmas = 32.0;
 // The weight gradient's depth is one image's Ho * S columns: below a full k block the result
 // tiles are read and written too often for their multiply-adds (measured: 16x256x14x14, depth 210,
@@ -47,7 +51,8 @@ DirectConv2d::DirectConv2d(const Conv2dGeometry& g, const void* kernels, bool fo
     // group's from its base + the last row's offset.
     const std::int64_t last_group = checked_mul((g.groups - 1) * cg, plane_);
     const std::int64_t reach =
-        sg::checked_add(last_group + offsets_.back(), forward ? columns_ : used_, "conv2d");
+        sg::checked_add(sg::checked_add(last_group, offsets_.back(), "conv2d"),
+                        forward ? columns_ : used_, "conv2d");
     padded_ = round_up(std::max(checked_mul(g.channels, plane_), reach), 16);
     const std::int64_t depth = forward ? rows_g : used_;
     const std::int64_t k_blocks = (depth + set.f32.kc - 1) / set.f32.kc;
@@ -58,7 +63,8 @@ DirectConv2d::DirectConv2d(const Conv2dGeometry& g, const void* kernels, bool fo
         scratch_ = sg::checked_add(padded_, checked_mul(tile_rows_, block_cols_), "conv2d");
     } else {
         tile_rows_ = round_up(rows_g, set.f32.mr);
-        offsets_.resize(std::size_t(tile_rows_), offsets_[0]);  // rows past rows_g: dropped
+        const std::int64_t first_row = offsets_[0];
+        offsets_.resize(std::size_t(tile_rows_), first_row);  // rows past rows_g: dropped
         block_cols_ = 0;
         const std::int64_t dy_rows = round_up(checked_mul(og, used_), 16);
         const std::int64_t panels = checked_mul(used_, round_up(og, set.f32.nr));
@@ -169,17 +175,21 @@ void DirectConv2d::weight_grad(const float* x, const float* dy, float pad_value,
         const float* xg = xp + grp * cg * plane_;
         float* acc_g = acc + grp * rows_g * og;
         // acc_g [rows_g, og] (+)= rows [rows_g, used_] @ dyp^T [used_, og]: k blocks of the
-        // columns (B's block in L2), then MR-row blocks of A read in place (in L1) shared out over
-        // the threads. schedule(static) gives a thread the same row blocks in every k block, so
-        // each result tile sums its k blocks in order: the same bits for any thread count.
+        // columns (B's block in L2), then MR-row blocks of A read in place (in L1). Each thread
+        // owns a fixed range of row blocks through all k blocks, so each result tile sums its k
+        // blocks in order on one thread: the same bits for any thread count.
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
+            int t = 0, team = 1;
+#ifdef SIMPLEGRAD_OPENMP
+            t = omp_get_thread_num(), team = omp_get_num_threads();
+#endif
+            const std::int64_t first = row_blocks * t / team, last = row_blocks * (t + 1) / team;
             alignas(64) float tile[gemm_detail::kMaxTileElements];
             for (std::int64_t q0 = 0; q0 < used_; q0 += kc_) {
                 const std::int64_t kc = std::min(kc_, used_ - q0);
                 const float b = q0 == 0 ? beta : 1.0f;
-#pragma omp for schedule(static) nowait
-                for (std::int64_t block = 0; block < row_blocks; ++block) {
+                for (std::int64_t block = first; block < last; ++block) {
                     const std::int64_t r0 = block * mr;
                     const std::int64_t rows = std::min<std::int64_t>(mr, rows_g - r0);
                     const std::int64_t* offsets = offsets_.data() + r0;

@@ -3,7 +3,8 @@
 // Loops, outermost first (block sizes from the table in gemm_kernels.hpp; the micro-kernel contract
 // -- what it reads, beta == 0 never reading C, edge tiles -- is written there once):
 //   ic over m by MC       : rows of A
-//     pc over k by ~KC    : pack A[ic:ic+MC, pc:pc+KC] into MR-row micro-panels (the big block)
+//     pc over k by ~KC    : pack A[ic:ic+MC, pc:pc+KC] into MR-row micro-panels (the big block;
+//                           not when A is packed beforehand or read in place, see below)
 //       jc over n by NC   : pack B[pc:pc+KC, jc:jc+NC] into NR-column micro-panels (stays in L2)
 //         ir over MR      : one A micro-panel (stays in L1) ...
 //           jr over NR    : ... against every B micro-panel of the block: one micro-kernel call
@@ -331,8 +332,8 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     plan.a_rows = ceil_div(my_m_panels, a_chunks) * bs.mr;
     plan.b_cols = ceil_div(my_n_panels, b_chunks) * bs.nr;
 
-    // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread) and one
-    // B block per thread.
+    // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread; none
+    // when A is ready) and one B block per thread.
     const bool a_ready = g.a_panels != nullptr || g.a_in_place != nullptr;  // no A packing
     const int a_blocks = a_ready ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
     const std::size_t a_bytes = a_ready ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);

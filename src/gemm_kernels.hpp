@@ -24,7 +24,7 @@ using KernelF32 = void (*)(std::int64_t k, const float* a, const float* b, float
 using KernelF64 = void (*)(std::int64_t k, const double* a, const double* b, double alpha,
                            double beta, double* c, std::int64_t ldc);
 
-// ---- The in-place micro-kernel (float32; conv2d's direct forward, see conv2d_direct.cpp) --------
+// ---- The in-place micro-kernels (float32; conv2d_direct.cpp, and gemm.cpp for A) -------------
 // kernel_in_place(k, a, b, offsets, beta, c, ldc): C[MR,NR] = A[MR,k] @ B[k,NR] + beta * C[MR,NR]
 // with A packed as above and B row p the NR values b + offsets[p] .. b + offsets[p] + NR - 1, read
 // where they are (no packing, no alignment). Same order of sums and beta rules as the kernel, so
@@ -33,7 +33,8 @@ using KernelInPlaceF32 = void (*)(std::int64_t k, const float* a, const float* b
                                   const std::int64_t* offsets, float beta, float* c,
                                   std::int64_t ldc);
 // kernel_in_place_a(k, a, offsets, b, beta, c, ldc): the same with B packed and A row i the k
-// values a + offsets[i] .. a + offsets[i] + k - 1 read in place (conv2d's direct weight gradient).
+// values a + offsets[i] .. a + offsets[i] + k - 1 read in place (conv2d's direct weight gradient;
+// the GEMM's untransposed A when alpha == 1).
 using KernelInPlaceAF32 = void (*)(std::int64_t k, const float* a, const std::int64_t* offsets,
                                    const float* b, float beta, float* c, std::int64_t ldc);
 
@@ -110,8 +111,8 @@ struct KernelSet {
     PackF32 pack_rows_f32;  // null: portable packing
     PackF32 pack_cols_f32;
     Im2colPiecesF32 im2col_pieces_f32;        // null: im2col.cpp's portable loop
-    KernelInPlaceF32 kernel_in_place_f32;     // null: conv2d uses the im2col forward only
-    KernelInPlaceAF32 kernel_in_place_a_f32;  // null: and the im2col weight gradient only
+    KernelInPlaceF32 kernel_in_place_f32;     // null: conv2d's forward gathers im2col blocks
+    KernelInPlaceAF32 kernel_in_place_a_f32;  // null: so does its weight gradient; GEMMs pack A
 };
 
 // The micro-kernels, one translation unit per ISA.

@@ -296,6 +296,26 @@ TEST(conv2d_backward_is_thread_count_independent) {
     set_num_threads(saved);
 }
 
+TEST(conv2d_direct_weight_gradient_is_thread_count_independent) {
+    // Batch 1: the threads share one image's row blocks; batch 3: chunks of images per thread.
+    const int saved = num_threads();
+    for (std::int64_t batch : {1, 3}) {
+        Conv2dGeometry g = make(batch, 16, 24, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        conv2d_check_geometry(g);
+        const auto x = random_input(g, 800);
+        direct_applies(g, x, "thread case");
+        const auto w = sg_test::random_values<float>(std::size_t(24 * 16 * 9), 801);
+        const auto dy = sg_test::random_values<float>(std::size_t(batch * 24 * 24 * 24), 802);
+        std::vector<float> dw1(w.size()), dw2(w.size());
+        set_num_threads(1);
+        conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, nullptr, dw1.data(), nullptr);
+        set_num_threads(2);
+        conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, nullptr, dw2.data(), nullptr);
+        CHECK_MESSAGE(dw1 == dw2, "batch " + std::to_string(batch));
+    }
+    set_num_threads(saved);
+}
+
 TEST(im2col_matches_naive_gather_and_col2im_is_its_adjoint) {
     for (const Conv2dGeometry& geometry : kCases) {
         Conv2dGeometry g = geometry;

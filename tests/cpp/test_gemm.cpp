@@ -177,19 +177,19 @@ struct StoredSource {
 // The packed-A and panel-source forms give the stored form's bits: same blocks, same sums.
 template <typename T>
 void check_packed_forms(bool ta, std::int64_t m, std::int64_t n, std::int64_t k, T beta,
-                        int threads, unsigned seed) {
+                        int threads, unsigned seed, T alpha = T(1.5)) {
     const std::int64_t lda = (ta ? m : k) + 2;
     auto a = sg_test::random_values<T>(std::size_t((ta ? k : m) * lda + 1), seed);
     auto b = sg_test::random_values<T>(std::size_t(k * n + 1), seed + 1);
     auto c0 = sg_test::random_values<T>(std::size_t(m * n + 1), seed + 2);
     auto stored = c0, packed = c0, sourced = c0, both = c0;
-    gemm(ta, false, m, n, k, T(1.5), a.data(), lda, b.data(), n, beta, stored.data(), n, threads);
+    gemm(ta, false, m, n, k, alpha, a.data(), lda, b.data(), n, beta, stored.data(), n, threads);
     const PackedA<T> pa(ta, m, k, a.data(), lda);
-    gemm(pa, false, n, T(1.5), b.data(), n, beta, packed.data(), n, threads);
+    gemm(pa, false, n, alpha, b.data(), n, beta, packed.data(), n, threads);
     const StoredSource<T> source{b.data(), n};
     const PanelSource<T> panels{StoredSource<T>::pack, &source};
-    gemm(ta, m, n, k, T(1.5), a.data(), lda, panels, beta, sourced.data(), n, threads);
-    gemm(pa, panels, n, T(1.5), beta, both.data(), n, threads);
+    gemm(ta, m, n, k, alpha, a.data(), lda, panels, beta, sourced.data(), n, threads);
+    gemm(pa, panels, n, alpha, beta, both.data(), n, threads);
     const std::size_t bytes = stored.size() * sizeof(T);
     const std::string where = " isa=" + gemm_isa() + " m=" + std::to_string(m) +
                               " n=" + std::to_string(n) + " k=" + std::to_string(k);
@@ -212,6 +212,12 @@ TEST(gemm_packed_a_and_panel_source_match_the_stored_form) {
         check_packed_forms<float>(false, 300, 700, 500, 1.0f, 2, 70);  // several blocks, threads
         check_packed_forms<float>(true, 20, 900, 400, 0.0f, 2, 71);    // rows split, threads
         check_packed_forms<double>(false, 5, 6, 0, 0.5, 1, 72);        // k == 0: beta * C
+        // alpha == 1 with A stored untransposed: read in place (AVX-512 float32), not packed --
+        // edge rows, two k blocks, rows split over the threads, beta 0 / 1 / other.
+        check_packed_forms<float>(false, 13, 45, 1100, 0.5f, 2, 73, 1.0f);
+        check_packed_forms<float>(false, 100, 32, 600, 1.0f, 2, 74, 1.0f);  // rows split
+        check_packed_forms<float>(false, 300, 700, 500, 0.0f, 2, 75, 1.0f);
+        check_packed_forms<float>(false, 9, 33, 29, 0.0f, 1, 76, 1.0f);
     }
     set_gemm_isa(gemm_supported_isas().back());
 }
