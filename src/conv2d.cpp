@@ -87,18 +87,12 @@ void for_images(std::int64_t count, int threads, Body&& body) {
     }
 }
 
-// A 1x1 kernel with unit stride and no padding reads x directly as its im2col matrix [C, H*W].
-bool is_pointwise(const Conv2dGeometry& g) {
-    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 &&
-           g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0;
-}
-
 // Output columns per tile: every pixel when the im2col matrix fits the scratch budget, else even
 // tiles.
 template <typename T>
 std::int64_t tile_columns(const Conv2dGeometry& g) {
     const std::int64_t pixels = g.out_pixels();
-    if (is_pointwise(g)) return pixels;
+    if (g.pointwise()) return pixels;
     const std::int64_t row_bytes =
         std::max<std::int64_t>(1, g.cols_rows()) * std::int64_t(sizeof(T));
     const std::int64_t fit = std::max<std::int64_t>(64, kColumnScratchBytes / row_bytes);
@@ -111,7 +105,7 @@ std::int64_t tile_columns(const Conv2dGeometry& g) {
 template <typename T>
 std::int64_t images_per_gemm(const Conv2dGeometry& g) {
     const std::int64_t pixels = g.out_pixels();
-    if (is_pointwise(g) || 2 * pixels > kGroupColumns) return 1;
+    if (g.pointwise() || 2 * pixels > kGroupColumns) return 1;
     const std::int64_t row_bytes =
         std::max<std::int64_t>(1, g.cols_rows() + g.out_channels) * std::int64_t(sizeof(T));
     const std::int64_t fit = kGroupScratchBytes / row_bytes;
@@ -208,7 +202,7 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     if (n == 0 || g.out_channels == 0) return;
     if ((x == nullptr && image > 0) || (weight == nullptr && og * rows_g > 0) || y == nullptr)
         fail("forward: null pointer");
-    const bool pointwise = is_pointwise(g);
+    const bool pointwise = g.pointwise();
     const std::int64_t flops =
         checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
@@ -287,7 +281,7 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
 // im2col matrix has O/groups * kh * kw rows). Measured in benchmarks/NOTES.md.
 bool input_gradient_as_forward(const Conv2dGeometry& g) {
     const std::int64_t reach_h = g.dh * (g.kh - 1), reach_w = g.dw * (g.kw - 1);
-    return g.sh == 1 && g.sw == 1 && !is_pointwise(g) &&
+    return g.sh == 1 && g.sw == 1 && !g.pointwise() &&
            g.weight_channels >= kTransposedMinChannels && g.pad_top <= reach_h &&
            g.pad_bottom <= reach_h && g.pad_left <= reach_w && g.pad_right <= reach_w;
 }
@@ -374,7 +368,7 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         if (dweight == nullptr && dbias == nullptr) return;
         dx = nullptr;  // done: the chunks below compute the weight and bias gradients only
     }
-    const bool pointwise = is_pointwise(g);
+    const bool pointwise = g.pointwise();
     const std::int64_t tile = tile_columns<T>(g);
     // Work units: chunks of images. The weight/bias gradients need the fixed chunking; dx does not.
     const std::int64_t chunks = dweight != nullptr || dbias != nullptr ? reduced_chunks : n;

@@ -18,6 +18,11 @@ struct Conv2dGeometry {
 
     std::int64_t out_pixels() const { return out_height * out_width; }
     std::int64_t cols_rows() const { return channels * kh * kw; }  // rows of the im2col matrix
+    // A 1x1 kernel with unit stride and no padding: x itself is the im2col matrix [C, H*W].
+    bool pointwise() const {
+        return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_bottom == 0 &&
+               pad_left == 0 && pad_right == 0;
+    }
 };
 
 // Checks every size (non-negative dims, positive kernel/stride/dilation/groups, non-negative

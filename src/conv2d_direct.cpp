@@ -77,9 +77,7 @@ namespace {
 
 bool direct_shape(const Conv2dGeometry& g) {
     const std::int64_t og = g.out_channels / g.groups, depth = g.weight_channels * g.kh * g.kw;
-    const bool pointwise = g.kh == 1 && g.kw == 1 && g.pad_top == 0 && g.pad_bottom == 0 &&
-                           g.pad_left == 0 && g.pad_right == 0;
-    return g.sh == 1 && g.sw == 1 && !pointwise && og > 0 && depth > 0 && g.out_pixels() > 0;
+    return g.sh == 1 && g.sw == 1 && !g.pointwise() && og > 0 && depth > 0 && g.out_pixels() > 0;
 }
 
 // Whether `computed` columns for every output pixel cost less than gathering them (the model at
