@@ -16,8 +16,10 @@
 // Threads split the columns of C (each packs its own B blocks; the A block is shared: all threads
 // pack a share of it, meet at a barrier, and the next block goes to a second buffer, so that is the
 // only barrier) or, when C has too few NR-column panels, the rows (each thread then packs its own A
-// and B, no barrier). The k loop is never split, so every element of C is summed in the same
-// order whatever the number of threads: results are bit-identical for 1 and N threads.
+// and B, no barrier). When A needs no packing, the threads claim column chunks from a counter
+// instead of taking fixed halves, so a thread slowed by a busy core does less of the work. The k
+// loop is never split, so every element of C is summed in the same order whatever the number of
+// threads: results are bit-identical for 1 and N threads.
 #include "gemm.hpp"
 
 #include <algorithm>
@@ -186,37 +188,30 @@ void scale_c(const Problem<T>& g) {
 // start; they depend on the problem and the team size, never on the micro-kernel results).
 struct Plan {
     bool split_cols;       // threads own column ranges of C (else row ranges)
+    bool claim_cols;       // ... claimed chunk by chunk (else one fixed range per thread)
     std::int64_t a_rows;   // rows of the A block (a multiple of MR)
     std::int64_t kc;       // depth of a k block (the last one may be shorter)
-    std::int64_t b_cols;   // columns of one thread's B block (a multiple of NR)
+    std::int64_t b_cols;   // columns of one thread's B block, and of a claimed chunk (NR multiple)
 };
 
-// One thread's share of the GEMM (thread `t` of `team`). team == 1 runs no OpenMP construct, so a
-// caller already inside a parallel region can call gemm with threads = 1.
-// a_pack: two A blocks shared by the team when plan.split_cols (used in turn, so a thread can pack
-// the next block while the others still compute with the current one: one barrier per block), else
-// this thread's own A block (a_pack[0] == a_pack[1]);
-// b_pack: this thread's B block.
+// The rows and columns of C that one call of gemm_range computes.
+struct Range {
+    std::int64_t row_begin, row_end, col_begin, col_end;
+};
+
+// C[row_begin:row_end, col_begin:col_end] for thread `t` of `team` (the bounds are multiples of
+// MR / NR or the matrix's end). shared_a: the A blocks are packed by the whole team (see
+// gemm_thread); passed and step count this thread's barriers and A blocks across calls.
 template <typename T>
-void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
-                 const Plan& plan, T* const a_pack[2], T* b_pack, SpinBarrier* barrier, int t,
-                 int team) {
-    long passed = 0;
+void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
+                const Plan& plan, const Range& range, T* const a_pack[2], T* b_pack,
+                SpinBarrier* barrier, int t, int team, bool shared_a, long& passed, int& step) {
     const int mr = bs.mr, nr = bs.nr;
-    const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
-    std::int64_t row_begin = 0, row_end = g.m, col_begin = 0, col_end = g.n;
-    if (plan.split_cols) {
-        col_begin = std::min(g.n, n_panels * t / team * nr);
-        col_end = std::min(g.n, n_panels * (t + 1) / team * nr);
-    } else {
-        row_begin = std::min(g.m, m_panels * t / team * mr);
-        row_end = std::min(g.m, m_panels * (t + 1) / team * mr);
-    }
+    const std::int64_t row_begin = range.row_begin, row_end = range.row_end;
+    const std::int64_t col_begin = range.col_begin, col_end = range.col_end;
     const bool in_place = g.a_in_place != nullptr;
-    const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr && !in_place;
     alignas(64) T tile[gemm_detail::kMaxTileElements];
     std::int64_t rows_at[gemm_detail::kMaxTileElements];  // A read in place: its rows' offsets
-    int step = 0;
 
     for (std::int64_t ic = row_begin; ic < row_end; ic += plan.a_rows) {
         const std::int64_t mc = std::min<std::int64_t>(plan.a_rows, row_end - ic);
@@ -283,6 +278,41 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
     }
 }
 
+// One thread's share of the GEMM (thread `t` of `team`). team == 1 runs no OpenMP construct, so a
+// caller already inside a parallel region can call gemm with threads = 1.
+// a_pack: two A blocks shared by the team when the threads split the columns and A is packed here
+// (used in turn, so a thread can pack the next block while the others still compute with the
+// current one: one barrier per block), else this thread's own A block (a_pack[0] == a_pack[1]);
+// b_pack: this thread's B block. next_chunk: with plan.claim_cols, the team's count of claimed
+// column chunks.
+template <typename T>
+void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
+                 const Plan& plan, T* const a_pack[2], T* b_pack, SpinBarrier* barrier,
+                 std::atomic<std::int64_t>* next_chunk, int t, int team) {
+    long passed = 0;
+    int step = 0;
+    const int mr = bs.mr, nr = bs.nr;
+    if (plan.claim_cols) {  // no shared A block, no barrier: take the next chunk until none is left
+        for (std::int64_t j0; (j0 = next_chunk->fetch_add(1) * plan.b_cols) < g.n;)
+            gemm_range(g, kernel, pk, bs, plan, Range{0, g.m, j0, std::min(g.n, j0 + plan.b_cols)},
+                       a_pack, b_pack, barrier, t, team, false, passed, step);
+        return;
+    }
+    const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
+    Range range{0, g.m, 0, g.n};
+    if (plan.split_cols) {
+        range.col_begin = std::min(g.n, n_panels * t / team * nr);
+        range.col_end = std::min(g.n, n_panels * (t + 1) / team * nr);
+    } else {
+        range.row_begin = std::min(g.m, m_panels * t / team * mr);
+        range.row_end = std::min(g.m, m_panels * (t + 1) / team * mr);
+    }
+    const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr &&
+                          g.a_in_place == nullptr;
+    gemm_range(g, kernel, pk, bs, plan, range, a_pack, b_pack, barrier, t, team, shared_a, passed,
+               step);
+}
+
 template <typename T>
 void check_problem(const Problem<T>& g) {
     if (g.m < 0 || g.n < 0 || g.k < 0)
@@ -320,12 +350,23 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     if (flops < double(std::int64_t(1) << 20) || !openmp_enabled()) team = 1;
     team = int(std::min<std::int64_t>(team, std::max(m_panels, n_panels)));
 
+    // A packed beforehand or read in place: no A packing, no barrier.
+    const bool a_ready = g.a_panels != nullptr || g.a_in_place != nullptr;
     Plan plan;
     plan.split_cols = team == 1 || n_panels >= 2 * team || m_panels < team;
+    // Without a shared A block the threads claim column chunks as they go, about kClaims each, so
+    // that one slowed down (a shared core, the late wake-up of a worker) leaves less idle time at
+    // the end than a fixed half would (benchmarks/NOTES.md). Chunk borders are NR multiples, so
+    // every tile is computed the same way whichever thread takes it: the same bits.
+    constexpr std::int64_t kClaims = 2, kMinChunkPanels = 2;
+    plan.claim_cols = plan.split_cols && team > 1 && a_ready;
     const std::int64_t k_blocks = ceil_div(g.k, bs.kc);
     plan.kc = ceil_div(g.k, k_blocks);
     const std::int64_t my_m_panels = plan.split_cols ? m_panels : ceil_div(m_panels, team);
-    const std::int64_t my_n_panels = plan.split_cols ? ceil_div(n_panels, team) : n_panels;
+    const std::int64_t my_n_panels =
+        !plan.split_cols ? n_panels
+        : plan.claim_cols ? std::max(kMinChunkPanels, ceil_div(n_panels, team * kClaims))
+                          : ceil_div(n_panels, team);
     // Blocks of at most MC rows / NC columns, cut evenly (no thin remainder block).
     const std::int64_t a_chunks = ceil_div(my_m_panels, bs.mc / bs.mr);
     const std::int64_t b_chunks = ceil_div(my_n_panels, bs.nc / bs.nr);
@@ -334,7 +375,6 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     // Scratch, allocated before any thread starts: A blocks (two shared, or one per thread; none
     // when A is ready) and one B block per thread.
-    const bool a_ready = g.a_panels != nullptr || g.a_in_place != nullptr;  // no A packing
     const int a_blocks = a_ready ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
     const std::size_t a_bytes = a_ready ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);
     const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_cols * plan.kc);
@@ -346,11 +386,13 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     if (team == 1) {
         T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
-        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), nullptr, 0, 1);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), nullptr, nullptr, 0,
+                    1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
     SpinBarrier barrier;
+    std::atomic<std::int64_t> next_chunk{0};
 #pragma omp parallel num_threads(team)
     {
         // The runtime may give fewer threads than asked: partition by the real team.
@@ -359,7 +401,8 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
         T* const own = a_scratch[one_block ? 0 : t]->as<T>();
         T* const second = plan.split_cols && a_blocks == 2 ? a_scratch[1]->as<T>() : own;
         T* const a_pack[2] = {own, second};
-        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), &barrier, t, actual);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), &barrier, &next_chunk,
+                    t, actual);
     }
 #endif
 }
