@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from .._autograd import Context, Function
 from .._settings import get_default_dtype
 from ._util import Tensor, empty, operand
@@ -14,6 +15,9 @@ from ._util import operand as operand  # re-exported for _ops/__init__
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
            "less", "less_equal", "greater", "greater_equal"]
 
+
+# The dtypes the core GEMM multiplies (others go to NumPy).
+_GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # NumPy ufunc -> the op name errors start with.
 _OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "power": "pow"}
@@ -189,8 +193,10 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         >>> _matmul(np.ones((2, 3), np.float32), np.ones((3,), np.float32))
         array([3., 3.], dtype=float32)
     """
-    from .. import _core
-
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _GEMM_DTYPES:
+        out = empty((a.shape[0], b.shape[1]), a.dtype)  # the common case, without the checks below
+        _core.gemm(a, b, out=out)
+        return out
     try:
         result_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
     except ValueError:
@@ -205,7 +211,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out_shape = tuple(result_shape) + (a.shape[-2], b.shape[-1])
     dtype = np.result_type(a, b)
     out = empty(out_shape, dtype)
-    if dtype not in (np.float32, np.float64):
+    if dtype not in _GEMM_DTYPES:
         np.matmul(a, b, out=out)
         return out
     a2 = (a[None, :] if a.ndim == 1 else a).astype(dtype, copy=False)
