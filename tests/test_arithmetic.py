@@ -60,6 +60,15 @@ def test_comparisons_are_not_differentiable():
     assert len({t, t}) == 1
 
 
+def test_matmul_empty_inner_dimension_gives_zeros():
+    # k == 0: every element is an empty sum (the 2-D fast path to the core GEMM, both dtypes)
+    for dtype in ("float32", "float64"):
+        a, b = sg.Tensor(np.ones((3, 0)), dtype=dtype), sg.Tensor(np.ones((0, 4)), dtype=dtype)
+        out = a @ b
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out.values, np.ones((3, 0)) @ np.ones((0, 4)))
+
+
 def test_matmul_shape_mismatch_names_op():
     with pytest.raises(ValueError, match="^matmul"):
         sg.ones((2, 3)) @ sg.ones((4, 2))
