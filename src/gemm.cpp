@@ -254,17 +254,18 @@ void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, con
                         const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
                         const T* bp = b_pack + jr * nr * kc;
                         T* c = g.c + i * g.ldc + j;
-                        if (rows == mr && cols == nr) {
+                        // One micro-kernel call: dst = op(A panel) @ B panel + tile_beta * dst.
+                        auto product = [&](T tile_beta, T* dst, std::int64_t ld) {
                             if (in_place)
-                                g.a_in_place(kc, ap, rows_at, bp, beta, c, g.ldc);
+                                g.a_in_place(kc, ap, rows_at, bp, tile_beta, dst, ld);
                             else
-                                kernel(kc, ap, bp, g.alpha, beta, c, g.ldc);
+                                kernel(kc, ap, bp, g.alpha, tile_beta, dst, ld);
+                        };
+                        if (rows == mr && cols == nr) {
+                            product(beta, c, g.ldc);
                             continue;
                         }
-                        if (in_place)  // edge: local tile, merge
-                            g.a_in_place(kc, ap, rows_at, bp, T(0), tile, nr);
-                        else
-                            kernel(kc, ap, bp, g.alpha, T(0), tile, nr);
+                        product(T(0), tile, nr);  // edge: local tile, merge
                         for (std::int64_t r = 0; r < rows; ++r) {
                             T* out = c + r * g.ldc;
                             const T* in = tile + r * nr;

@@ -10,17 +10,25 @@
 namespace sg::gemm_detail {
 
 namespace {
-// tile: packed A [MR,k] @ packed B [k,NR] -> C [MR,NR] (row stride ldc); beta == 0 never reads C.
-template <typename T, int MR, int NR>
-void tile(std::int64_t k, const T* a, const T* b, T alpha, T beta, T* c, std::int64_t ldc) {
+// tile_of: A [MR,k] @ B [k,NR] -> C [MR,NR] (row stride ldc), A(p, i) and B(p, j) read through
+// a_at / b_at; beta == 0 never reads C.
+template <typename T, int MR, int NR, typename AAt, typename BAt>
+void tile_of(std::int64_t k, AAt a_at, BAt b_at, T alpha, T beta, T* c, std::int64_t ldc) {
     T acc[MR][NR] = {};
     for (std::int64_t p = 0; p < k; ++p)
         for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j) acc[i][j] += a[p * MR + i] * b[p * NR + j];
+            for (int j = 0; j < NR; ++j) acc[i][j] += a_at(p, i) * b_at(p, j);
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NR; ++j)
             c[i * ldc + j] =
                 beta == T(0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+}
+// tile: packed A [MR,k] @ packed B [k,NR].
+template <typename T, int MR, int NR>
+void tile(std::int64_t k, const T* a, const T* b, T alpha, T beta, T* c, std::int64_t ldc) {
+    tile_of<T, MR, NR>(
+        k, [a](std::int64_t p, int i) { return a[p * MR + i]; },
+        [b](std::int64_t p, int j) { return b[p * NR + j]; }, alpha, beta, c, ldc);
 }
 }  // namespace
 
@@ -58,24 +66,16 @@ void kernel_in_place_avx512_f32(std::int64_t k, const float* a, const float* b,
                                 const std::int64_t* offsets, float beta, float* c,
                                 std::int64_t ldc) {
     constexpr int MR = kAvx512F32.mr, NR = kAvx512F32.nr;
-    float acc[MR][NR] = {};
-    for (std::int64_t p = 0; p < k; ++p)
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j) acc[i][j] += a[p * MR + i] * b[offsets[p] + j];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j)
-            c[i * ldc + j] = beta == 0.0f ? acc[i][j] : acc[i][j] + beta * c[i * ldc + j];
+    tile_of<float, MR, NR>(
+        k, [a](std::int64_t p, int i) { return a[p * MR + i]; },
+        [b, offsets](std::int64_t p, int j) { return b[offsets[p] + j]; }, 1.0f, beta, c, ldc);
 }
 void kernel_in_place_a_avx512_f32(std::int64_t k, const float* a, const std::int64_t* offsets,
                                   const float* b, float beta, float* c, std::int64_t ldc) {
     constexpr int MR = kAvx512F32.mr, NR = kAvx512F32.nr;
-    float acc[MR][NR] = {};
-    for (std::int64_t p = 0; p < k; ++p)
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j) acc[i][j] += a[offsets[i] + p] * b[p * NR + j];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j)
-            c[i * ldc + j] = beta == 0.0f ? acc[i][j] : acc[i][j] + beta * c[i * ldc + j];
+    tile_of<float, MR, NR>(
+        k, [a, offsets](std::int64_t p, int i) { return a[offsets[i] + p]; },
+        [b](std::int64_t p, int j) { return b[p * NR + j]; }, 1.0f, beta, c, ldc);
 }
 void kernel_avx2_f32(std::int64_t k, const float* a, const float* b, float alpha, float beta,
                      float* c, std::int64_t ldc) {
