@@ -2,6 +2,9 @@
 
 Prints, per shape, the median time of forward and forward+backward, simplegrad's GFLOP/s, and the
 ratios reference_time / simplegrad_time (> 1: simplegrad is faster). Not part of the test suite.
+PyTorch runs here in simplegrad's process, so under the passive OpenMP wait policy simplegrad sets
+(the two share one OpenMP runtime), which slows its small shapes; benchmarks/run_all.py times each
+library in a process of its own.
 
 Usage: python benchmarks/conv2d.py [--repeats 5] [--threads N] [--quick]
 """

@@ -82,8 +82,9 @@ def write_report(results: dict, info: dict, out_dir: str, quick: bool, seconds: 
             f"PyTorch {info['torch'] or 'not installed'}"
         ),
         (
-            "- Times are medians of interleaved runs; a ratio is simplegrad time / reference time "
-            "(< 1: simplegrad is faster)."
+            "- Times are medians of runs taken in turns; a ratio is simplegrad time / reference time "
+            "(< 1: simplegrad is faster). Against PyTorch, each library runs in a process of its own "
+            "with its own defaults (they would share one OpenMP runtime and its wait policy)."
         ),
         "",
     ]

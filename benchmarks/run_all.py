@@ -4,7 +4,8 @@ Sections (each runs in a fresh subprocess with 2 threads for simplegrad, NumPy's
 GEMM vs numpy.matmul, conv2d forward+backward on nine shapes vs PyTorch, training steps (digits LeNet,
 a small CNN at batch 32 and 64, an MLP) vs PyTorch, the per-op overhead of a three-op graph, and memory
 (peak of sg.memory_stats() for a conv forward+backward, peak RSS of a CNN training step). Times are
-medians of interleaved runs. PyTorch is optional: without it the ratios against it are left out.
+medians of runs taken in turns; against PyTorch, each library runs in a worker process of its own
+(see Workers). PyTorch is optional: without it the ratios against it are left out.
 
 Usage: python benchmarks/run_all.py [--quick] [--threads 2] [--out-dir benchmarks]
 """
@@ -23,7 +24,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from conv2d import SHAPES as CONV_SHAPES  # noqa: E402  (N, C, H, W, O, k, stride, pad)
-from conv2d import median_ms  # noqa: E402
 
 LARGE_CHANNEL_SHAPES = CONV_SHAPES[4:7]
 
@@ -34,11 +34,6 @@ def _torch():
     except ImportError:
         return None
     return torch
-
-
-def interleaved_medians(runs: dict, repeats: int, budget_s: float = 30.0, warmup: int = 2) -> dict:
-    """Median wall time (ms) of each callable, timed round-robin so load changes hit all alike."""
-    return median_ms(runs, repeats, budget_s, warmup)
 
 
 # ---- sections (each runs in its own process) -------------------------------------------------------
@@ -96,13 +91,25 @@ def section_gemm(quick: bool, threads: int) -> dict:
     return {"rows": rows}
 
 
-def _conv_shape(shape: tuple, quick: bool) -> dict:
-    """Medians (ms) of one conv2d forward+backward shape, simplegrad and (when importable) PyTorch."""
+# ---- one worker process per library ---------------------------------------------------------------
+# simplegrad and PyTorch load the same OpenMP runtime (libgomp.so.1): in one process, the wait
+# policy that simplegrad sets (PASSIVE) would also be PyTorch's, whose default lets its idle threads
+# spin for a few ms and so start the next parallel region without a wake-up. Each library is timed
+# in its own worker process, with its own defaults; the parent has them take turns, so a change of
+# load on the machine hits both alike. A turn starts with untimed calls for at least WARM_S (the
+# threads wake up, the cores speed up: an idle core of this class of VM runs its first few ms at
+# about half speed), then times a few back-to-back calls; after it, a pause lets the idle threads of
+# the library that ran stop spinning before the other library starts.
+
+LIBRARIES = ("sg", "torch")
+TURN_PAUSE_S = 0.03  # PyTorch's idle OpenMP threads spin for about 10 ms after a parallel region
+WARM_S = 0.05
+
+
+def _conv_case(lib: str, shape: list):
+    """(one forward+backward, probe): probe() runs one and saves the gradients for the guard."""
     import numpy as np
 
-    import simplegrad as sg
-
-    torch = _torch()
     n, c, h, wd, o, k, stride, pad = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, wd), dtype=np.float32)
@@ -110,53 +117,275 @@ def _conv_shape(shape: tuple, quick: bool) -> dict:
     b = rng.standard_normal(o, dtype=np.float32)
     ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
     dy = rng.standard_normal((n, o, ho, wo), dtype=np.float32)
-    flops = 2.0 * n * o * c * k * k * ho * wo
-    xs, ws, bs, dys = sg.Tensor(x), sg.Tensor(w), sg.Tensor(b), sg.Tensor(dy)
-    for t in (xs, ws, bs):
-        t.requires_grad = True
+    if lib == "sg":
+        import simplegrad as sg
 
-    def sg_fb():
-        for t in (xs, ws, bs):
-            t.grad = None
-        sg.conv2d(xs, ws, bs, stride=stride, padding=pad).backward(dys)
+        params = [sg.Tensor(x), sg.Tensor(w), sg.Tensor(b)]
+        for t in params:
+            t.requires_grad = True
+        dys = sg.Tensor(dy)
 
-    runs = {"sg": sg_fb}
-    if torch is not None:
-        xt = torch.from_numpy(x).requires_grad_(True)
-        wt = torch.from_numpy(w).requires_grad_(True)
-        bt = torch.from_numpy(b).requires_grad_(True)
+        def run():
+            for t in params:
+                t.grad = None
+            sg.conv2d(*params, stride=stride, padding=pad).backward(dys)
+
+        def grads():
+            return [np.asarray(t.grad) for t in params]
+    else:
+        import torch
+
+        params = [torch.from_numpy(v).requires_grad_(True) for v in (x, w, b)]
         dyt = torch.from_numpy(dy)
 
-        def torch_fb():
-            for t in (xt, wt, bt):
+        def run():
+            for t in params:
                 t.grad = None
-            torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=pad).backward(dyt)
+            torch.nn.functional.conv2d(*params, stride=stride, padding=pad).backward(dyt)
 
-        runs["torch"] = torch_fb
-        sg_fb()
-        torch_fb()  # correctness guard: a benchmark of a wrong answer is worthless
-        for ours, theirs in ((xs.grad, xt.grad), (ws.grad, wt.grad), (bs.grad, bt.grad)):
-            ref = theirs.numpy()
-            assert np.abs(np.asarray(ours) - ref).max() <= 1e-3 * (np.abs(ref).max() + 1e-6), (
-                f"conv2d gradient mismatch on {shape}"
+        def grads():
+            return [t.grad.numpy() for t in params]
+
+    def probe():
+        run()
+        return _saved(grads())
+
+    return run, probe
+
+
+def _saved(arrays: list) -> list:
+    """Paths of .npy files holding `arrays` (for the parent's check; it deletes them)."""
+    import tempfile
+
+    import numpy as np
+
+    paths = []
+    for array in arrays:
+        handle, path = tempfile.mkstemp(suffix=".npy")
+        with os.fdopen(handle, "wb") as file:
+            np.save(file, array)
+        paths.append(path)
+    return paths
+
+
+def _train_case(lib: str, model_name: str, batch: int, sample_shape: list):
+    """(one training step: forward, cross-entropy, backward, Adam; no probe)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *sample_shape), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    if lib == "sg":
+        import simplegrad as sg
+
+        sg.seed(0)
+        model = _sg_models()[model_name]()
+        optimizer = sg.opt.Adam(model, lr=1e-3)
+        xs = sg.Tensor(x, comp_grad=False)  # as sg.data.DataLoader yields batches
+
+        def step():
+            loss = sg.ce_loss(model(xs), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return step, None
+    import torch
+
+    torch.manual_seed(0)
+    model = _torch_models(torch)[model_name]()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        loss = loss_fn(model(xt), yt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step, None
+
+
+OVERHEAD_INNER = 200  # graphs per timed call
+
+
+def _overhead_case(lib: str):
+    """(OVERHEAD_INNER times ((a * b) + a).sum().backward() on 4-element tensors; no probe)."""
+    import numpy as np
+
+    a_np = np.arange(1, 5, dtype=np.float32)
+    b_np = np.arange(5, 9, dtype=np.float32)
+    if lib == "sg":
+        import simplegrad as sg
+
+        a, b = sg.Tensor(a_np), sg.Tensor(b_np)
+        a.requires_grad = True
+        b.requires_grad = True
+    else:
+        import torch
+
+        a = torch.from_numpy(a_np.copy()).requires_grad_(True)
+        b = torch.from_numpy(b_np.copy()).requires_grad_(True)
+
+    def graphs():
+        for _ in range(OVERHEAD_INNER):
+            a.grad = None
+            b.grad = None
+            ((a * b) + a).sum().backward()
+
+    return graphs, None
+
+
+CASES = {"conv": _conv_case, "train": _train_case, "overhead": _overhead_case}
+
+
+def worker_loop(lib: str, threads: int) -> None:
+    """A library's worker: answers {"case": [kind, *args], "calls", "warmup"} lines on stdin with
+    {"times": seconds of each call, "probe": ...} lines on stdout (the probe on a case's first use;
+    `warmup` calls then, and untimed calls for WARM_S before every turn's timed ones)."""
+    if lib == "sg":
+        import simplegrad as sg
+
+        sg.set_num_threads(threads)
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+    out = sys.stdout
+    sys.stdout = sys.stderr  # the libraries' own prints stay out of the replies
+    built = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        key = json.dumps(request["case"])
+        reply = {}
+        if key not in built:
+            kind, *args = request["case"]
+            run, probe = CASES[kind](lib, *args)
+            built[key] = run
+            reply["probe"] = probe() if probe is not None else None
+            for _ in range(request["warmup"]):
+                run()
+        run = built[key]
+        warm_until = time.perf_counter() + WARM_S
+        run()
+        while time.perf_counter() < warm_until:
+            run()
+        times = []
+        for _ in range(request["calls"]):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        reply["times"] = times
+        print(json.dumps(reply), file=out, flush=True)
+
+
+class Workers:
+    """The worker processes, one per library (PyTorch's only when it is importable)."""
+
+    def __init__(self, threads: int):
+        import importlib.util
+
+        libs = [lib for lib in LIBRARIES if lib == "sg" or importlib.util.find_spec(lib)]
+        self.procs = {}
+        for lib in libs:
+            command = [sys.executable, os.path.abspath(__file__), "--worker", lib]
+            command += ["--threads", str(threads)]
+            self.procs[lib] = subprocess.Popen(
+                command,
+                env=_thread_env(threads),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
-    big = flops > 1e9
-    repeats = 3 if quick else (7 if big else 21)
-    medians = interleaved_medians(
-        runs, repeats, budget_s=8 if quick else 25, warmup=1 if big else 3
-    )
-    return {
-        "shape": list(shape),
-        "flops": flops,
-        "sg_ms": medians["sg"],
-        "torch_ms": medians.get("torch"),
-    }
+
+    def ask(self, lib: str, case: list, calls: int, warmup: int) -> dict:
+        proc = self.procs[lib]
+        proc.stdin.write(json.dumps({"case": case, "calls": calls, "warmup": warmup}) + "\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"run_all: the {lib} worker stopped on {case} (see its stderr)")
+        return json.loads(line)
+
+    def medians(self, case: list, rounds: int, calls: int, warmup: int, budget_s: float) -> dict:
+        """Median ms per call of `case` for each library, timed in turns."""
+        times = {lib: [] for lib in self.procs}
+        probes = {}
+        start = time.perf_counter()
+        for index in range(rounds):
+            order = list(self.procs) if index % 2 == 0 else list(self.procs)[::-1]
+            for lib in order:
+                reply = self.ask(lib, case, calls, warmup)
+                if "probe" in reply:
+                    probes[lib] = reply["probe"]
+                times[lib] += reply["times"]
+                time.sleep(TURN_PAUSE_S)
+            if index >= 2 and time.perf_counter() - start > budget_s:
+                break
+        _check_probes(case, probes)
+        return {lib: 1e3 * statistics.median(t) for lib, t in times.items()}
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            proc.stdin.close()
+            proc.wait()
+
+
+def _check_probes(case: list, probes: dict) -> None:
+    """A benchmark of a wrong answer is worthless: the libraries' gradients must agree."""
+    import numpy as np
+
+    paths = [path for files in probes.values() if files for path in files]
+    try:
+        if probes.get("sg") and probes.get("torch"):
+            for ours, theirs in zip(probes["sg"], probes["torch"]):
+                ours, theirs = np.load(ours), np.load(theirs)
+                if np.abs(ours - theirs).max() > 1e-3 * (np.abs(theirs).max() + 1e-6):
+                    raise AssertionError(
+                        f"run_all: simplegrad's and PyTorch's gradients differ on {case}"
+                    )
+    finally:
+        for path in paths:
+            os.remove(path)
+
+
+def _thread_env(threads: int) -> dict:
+    env = dict(os.environ)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    return env
 
 
 def section_conv(quick: bool, threads: int) -> dict:
     """conv2d forward+backward (dx, dw, db) medians on the nine shapes, simplegrad vs PyTorch."""
     shapes = CONV_SHAPES[:4] + [CONV_SHAPES[7]] if quick else CONV_SHAPES
-    return {"rows": [_conv_shape(shape, quick) for shape in shapes]}
+    workers = Workers(threads)
+    rows = []
+    try:
+        for shape in shapes:
+            n, c, h, wd, o, k, stride, pad = shape
+            ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+            flops = 2.0 * n * o * c * k * k * ho * wo
+            big = flops > 1e9
+            medians = workers.medians(
+                ["conv", list(shape)],
+                rounds=3 if quick else (7 if big else 21),
+                calls=1 if big else 3,
+                warmup=1 if big else 3,
+                budget_s=8 if quick else 25,
+            )
+            rows.append(
+                {
+                    "shape": list(shape),
+                    "flops": flops,
+                    "sg_ms": medians["sg"],
+                    "torch_ms": medians.get("torch"),
+                }
+            )
+    finally:
+        workers.close()
+    return {"rows": rows}
 
 
 def _sg_models():
@@ -233,105 +462,43 @@ TRAIN_CASES = [
 TRAIN_LIMITS = {"lenet": 1.0, "cnn": 1.0, "mlp": 1.2}
 
 
-def _make_steps(model_name: str, batch: int, sample_shape: tuple, use_torch: bool):
-    """(sg_step, torch_step or None): one Adam training step each on fixed random data."""
-    import numpy as np
-
-    import simplegrad as sg
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, *sample_shape), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
-    sg.seed(0)
-    model = _sg_models()[model_name]()
-    optimizer = sg.opt.Adam(model, lr=1e-3)
-    xs = sg.Tensor(x, comp_grad=False)  # as sg.data.DataLoader yields batches
-
-    def sg_step():
-        loss = sg.ce_loss(model(xs), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    torch_step = None
-    torch = _torch() if use_torch else None
-    if torch is not None:
-        torch.manual_seed(0)
-        tmodel = _torch_models(torch)[model_name]()
-        toptimizer = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        loss_fn = torch.nn.CrossEntropyLoss()
-
-        def torch_step():
-            loss = loss_fn(tmodel(xt), yt)
-            toptimizer.zero_grad()
-            loss.backward()
-            toptimizer.step()
-            return loss
-
-    return sg_step, torch_step
-
-
 def section_train(quick: bool, threads: int) -> dict:
     """Median time of one training step (forward, loss, backward, Adam) per model, vs PyTorch."""
+    workers = Workers(threads)
     rows = []
-    for label, model_name, batch, sample_shape in TRAIN_CASES:
-        sg_step, torch_step = _make_steps(model_name, batch, sample_shape, use_torch=True)
-        runs = {"sg": sg_step}
-        if torch_step is not None:
-            runs["torch"] = torch_step
-        medians = interleaved_medians(
-            runs, 5 if quick else 40, budget_s=5 if quick else 30, warmup=5
-        )
-        rows.append(
-            {
-                "label": label,
-                "model": model_name,
-                "sg_ms": medians["sg"],
-                "torch_ms": medians.get("torch"),
-            }
-        )
+    try:
+        for label, model_name, batch, sample_shape in TRAIN_CASES:
+            medians = workers.medians(
+                ["train", model_name, batch, list(sample_shape)],
+                rounds=5 if quick else 40,
+                calls=3,
+                warmup=5,
+                budget_s=5 if quick else 30,
+            )
+            rows.append(
+                {
+                    "label": label,
+                    "model": model_name,
+                    "sg_ms": medians["sg"],
+                    "torch_ms": medians.get("torch"),
+                }
+            )
+    finally:
+        workers.close()
     return {"rows": rows}
 
 
 def section_overhead(quick: bool, threads: int) -> dict:
     """A three-op graph on 4-element tensors, forward+backward: ((a * b) + a).sum().backward()."""
-    import numpy as np
-
-    import simplegrad as sg
-
-    a_np = np.arange(1, 5, dtype=np.float32)
-    b_np = np.arange(5, 9, dtype=np.float32)
-    a, b = sg.Tensor(a_np), sg.Tensor(b_np)
-    a.requires_grad = True
-    b.requires_grad = True
-    inner = 200
-
-    def sg_graph():
-        for _ in range(inner):
-            a.grad = None
-            b.grad = None
-            ((a * b) + a).sum().backward()
-
-    runs = {"sg": sg_graph}
-    torch = _torch()
-    if torch is not None:
-        at = torch.from_numpy(a_np.copy()).requires_grad_(True)
-        bt = torch.from_numpy(b_np.copy()).requires_grad_(True)
-
-        def torch_graph():
-            for _ in range(inner):
-                at.grad = None
-                bt.grad = None
-                ((at * bt) + at).sum().backward()
-
-        runs["torch"] = torch_graph
-    medians = interleaved_medians(runs, 5 if quick else 21, warmup=3)
-    return {
-        "sg_us": 1e3 * medians["sg"] / inner,
-        "torch_us": 1e3 * medians["torch"] / inner if "torch" in medians else None,
-    }
+    workers = Workers(threads)
+    try:
+        medians = workers.medians(
+            ["overhead"], rounds=5 if quick else 21, calls=3, warmup=3, budget_s=30
+        )
+    finally:
+        workers.close()
+    per_graph = {lib: 1e3 * ms / OVERHEAD_INNER for lib, ms in medians.items()}
+    return {"sg_us": per_graph["sg"], "torch_us": per_graph.get("torch")}
 
 
 def section_conv_memory(quick: bool, threads: int) -> dict:
@@ -371,8 +538,7 @@ def section_rss(quick: bool, threads: int, library: str) -> dict:
     if library == "torch" and _torch() is None:
         return {"rss_mb": None}
     steps = 5 if quick else 20
-    sg_step, torch_step = _make_steps("cnn", 64, (3, 32, 32), use_torch=(library == "torch"))
-    step = torch_step if library == "torch" else sg_step
+    step, _ = _train_case(library, "cnn", 64, [3, 32, 32])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for _ in range(steps):
         step()
@@ -393,20 +559,23 @@ SECTIONS = {
 }
 
 
-def run_child(section: str, quick: bool, threads: int) -> None:
-    import simplegrad as sg
+# The library each section uses in its own process (the others time both in worker processes).
+SECTION_LIBRARY = {"gemm": "sg", "conv_memory": "sg", "rss_sg": "sg", "rss_torch": "torch"}
 
-    sg.set_num_threads(threads)
-    torch = _torch()
-    if torch is not None:
-        torch.set_num_threads(threads)
+
+def run_child(section: str, quick: bool, threads: int) -> None:
+    library = SECTION_LIBRARY.get(section)
+    if library == "sg":
+        import simplegrad as sg
+
+        sg.set_num_threads(threads)
+    elif library == "torch" and _torch() is not None:
+        _torch().set_num_threads(threads)
     print(json.dumps(SECTIONS[section](quick, threads)))
 
 
 def run_section(section: str, quick: bool, threads: int) -> dict:
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = str(threads)
+    env = _thread_env(threads)
     command = [
         sys.executable,
         os.path.abspath(__file__),
@@ -438,7 +607,11 @@ def main(argv: list | None = None) -> None:
         "--only", nargs="+", choices=list(SECTIONS), help="print these sections only"
     )
     parser.add_argument("--child", choices=list(SECTIONS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        worker_loop(args.worker, args.threads)
+        return
     if args.child:
         run_child(args.child, args.quick, args.threads)
         return
