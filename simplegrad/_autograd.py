@@ -40,16 +40,14 @@ class Node:
     __slots__ = ("function", "ctx", "parents", "tensor_refs", "positions", "shape", "dtype",
                  "released", "__weakref__")
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple, parents: tuple,
-                 output: np.ndarray) -> None:
-        from ._tensor import Tensor
-
+    def __init__(self, function: type, ctx: Context, inputs: tuple, positions: tuple,
+                 parents: tuple, output: np.ndarray) -> None:
         self.function = function
         self.ctx = ctx
         self.parents = parents
-        # Weak references to the input tensors (for Tensor.prev) and their positions.
-        self.positions = tuple(i for i, item in enumerate(inputs) if isinstance(item, Tensor))
-        self.tensor_refs = tuple(weakref.ref(inputs[i]) for i in self.positions)
+        # The positions of the Tensor inputs, and weak references to them (for Tensor.prev).
+        self.positions = positions
+        self.tensor_refs = tuple([weakref.ref(inputs[i]) for i in positions])
         self.shape = output.shape
         self.dtype = output.dtype
         self.released = False
@@ -91,15 +89,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, oper: Optional[str] = None, **kwargs: Any):
-        from ._tensor import Tensor
-
         raw = []
         needs = []
         parents = []
+        positions = []
         any_grad = False
         record = _settings.get_comp_grad()
-        for item in inputs:
+        for position, item in enumerate(inputs):
             if isinstance(item, Tensor):
+                positions.append(position)
                 raw.append(item._values)
                 wants = record and item.comp_grad
                 needs.append(wants)
@@ -121,7 +119,7 @@ class Function:
         out = _memory.to_core(out)
         result = Tensor._wrap(out, any_grad)
         if any_grad:
-            result._node = Node(cls, ctx, inputs, tuple(parents), out)
+            result._node = Node(cls, ctx, inputs, tuple(positions), tuple(parents), out)
             result.oper = oper or cls.__name__
         return result
 
@@ -137,7 +135,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
     out = _memory.empty(shape, grad.dtype)
-    np.sum(grad, axis=axes, keepdims=True, out=out.reshape((1,) * extra + tuple(shape)))
+    np.add.reduce(grad, axis=axes, keepdims=True, out=out.reshape((1,) * extra + tuple(shape)))
     return out
 
 
@@ -167,8 +165,6 @@ def graph_order(root) -> list:
 def _as_gradient(grad: Any, op: str) -> np.ndarray:
     if type(grad) is np.ndarray and grad.dtype.kind == "f":
         return grad
-    from ._tensor import Tensor
-
     if isinstance(grad, Tensor):
         grad = grad._values
     grad = np.asarray(grad)
@@ -276,3 +272,7 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
         if not retain_graph:
             node.release()
         input_grads = parent_grad = None  # drop references so _is_unshared sees the true count
+
+
+# Last, after every name _tensor uses from this module: _tensor imports this module at its top.
+from ._tensor import Tensor  # noqa: E402

@@ -23,7 +23,7 @@ class Sum(Function):
     def forward(ctx: Context, x, dims, keepdims, scale):
         ctx.shape, ctx.dims, ctx.scale = x.shape, dims, scale
         out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
-        np.sum(x, axis=dims, keepdims=keepdims, out=out)
+        np.add.reduce(x, axis=dims, keepdims=keepdims, out=out)  # np.sum without its Python layer
         if scale != 1:
             np.multiply(out, scale, out=out)
         return out
@@ -32,10 +32,10 @@ class Sum(Function):
     def backward(ctx: Context, g):
         g = g.reshape(_reduced_shape(ctx.shape, ctx.dims, True))
         out = empty(ctx.shape, g.dtype)
-        if ctx.scale != 1:
-            np.multiply(np.broadcast_to(g, ctx.shape), ctx.scale, out=out)
+        if ctx.scale != 1:  # g broadcasts to `out`'s shape
+            np.multiply(g, ctx.scale, out=out)
         else:
-            np.copyto(out, np.broadcast_to(g, ctx.shape))
+            np.copyto(out, g)
         return out
 
 
