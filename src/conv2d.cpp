@@ -296,6 +296,10 @@ void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T
     const std::int64_t taps = g.kh * g.kw;
     Scratch flipped(std::size_t(g.out_channels * cg * taps) * sizeof(T));
     T* w = flipped.as<T>();
+    // A strided copy from a weight that is usually cold in cache: on all threads from 128K values
+    // (16x256x14x14, 2 threads: 1.0 -> 0.4-0.7 ms of a 60 ms forward+backward).
+    const int threads = threads_for(checked_mul(g.out_channels * cg * taps, 8));
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (threads > 1)
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
         for (std::int64_t c = 0; c < cg; ++c)
             for (std::int64_t o = 0; o < og; ++o)
