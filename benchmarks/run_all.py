@@ -331,6 +331,12 @@ class Workers:
             proc.stdin.close()
             proc.wait()
 
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _check_probes(case: list, probes: dict) -> None:
     """A benchmark of a wrong answer is worthless: the libraries' gradients must agree."""
@@ -360,9 +366,8 @@ def _thread_env(threads: int) -> dict:
 def section_conv(quick: bool, threads: int) -> dict:
     """conv2d forward+backward (dx, dw, db) medians on the nine shapes, simplegrad vs PyTorch."""
     shapes = CONV_SHAPES[:4] + [CONV_SHAPES[7]] if quick else CONV_SHAPES
-    workers = Workers(threads)
     rows = []
-    try:
+    with Workers(threads) as workers:
         for shape in shapes:
             n, c, h, wd, o, k, stride, pad = shape
             ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
@@ -383,8 +388,6 @@ def section_conv(quick: bool, threads: int) -> dict:
                     "torch_ms": medians.get("torch"),
                 }
             )
-    finally:
-        workers.close()
     return {"rows": rows}
 
 
@@ -464,9 +467,8 @@ TRAIN_LIMITS = {"lenet": 1.0, "cnn": 1.0, "mlp": 1.2}
 
 def section_train(quick: bool, threads: int) -> dict:
     """Median time of one training step (forward, loss, backward, Adam) per model, vs PyTorch."""
-    workers = Workers(threads)
     rows = []
-    try:
+    with Workers(threads) as workers:
         for label, model_name, batch, sample_shape in TRAIN_CASES:
             medians = workers.medians(
                 ["train", model_name, batch, list(sample_shape)],
@@ -483,20 +485,15 @@ def section_train(quick: bool, threads: int) -> dict:
                     "torch_ms": medians.get("torch"),
                 }
             )
-    finally:
-        workers.close()
     return {"rows": rows}
 
 
 def section_overhead(quick: bool, threads: int) -> dict:
     """A three-op graph on 4-element tensors, forward+backward: ((a * b) + a).sum().backward()."""
-    workers = Workers(threads)
-    try:
+    with Workers(threads) as workers:
         medians = workers.medians(
             ["overhead"], rounds=5 if quick else 21, calls=3, warmup=3, budget_s=30
         )
-    finally:
-        workers.close()
     per_graph = {lib: 1e3 * ms / OVERHEAD_INNER for lib, ms in medians.items()}
     return {"sg_us": per_graph["sg"], "torch_us": per_graph.get("torch")}
 
