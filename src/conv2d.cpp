@@ -12,6 +12,7 @@
 #include "buffer.hpp"
 #include "checked_math.hpp"
 #include "conv2d_direct.hpp"
+#include "conv2d_winograd.hpp"
 #include "gemm.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
@@ -191,9 +192,11 @@ struct ColumnSource {
     }
 };
 
+// y = conv2d(x, weight) + bias; `winograd`: whether the Winograd form may be tried (not when this
+// is already the direct sum's recomputation of a Winograd result that was not finite).
 template <typename T>
 void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, const T* bias,
-                  T pad_value, T* y) {
+                  T pad_value, T* y, bool winograd = true) {
     Conv2dGeometry g = geometry;
     conv2d_check_geometry(g);
     const std::int64_t n = g.batch, pixels = g.out_pixels(),
@@ -206,6 +209,13 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     const std::int64_t flops =
         checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
     const int threads = threads_for(flops);
+    if constexpr (std::is_same_v<T, float>) {
+        // float32 3x3 stride 1 with many channels: Winograd's F(2x2, 3x3) (conv2d_winograd.hpp),
+        // unless an output came out inf or NaN, which the direct sum below then recomputes.
+        if (winograd && winograd_applies(g) &&
+            winograd_forward(g, x, weight, false, bias, pad_value, y, threads))
+            return;
+    }
     const auto weights = pack_weights(g, weight, false);
     if constexpr (std::is_same_v<T, float>) {
         // float32 with stride 1: read in place from a padded copy of each image, one image per
@@ -240,8 +250,8 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     auto one_block = [&](std::int64_t block, int worker, int inner) {
         const std::int64_t first = block * n / blocks, count = (block + 1) * n / blocks - first;
         const std::int64_t width = count * pixels;
-        T* out = count > 1 ? scratch.as<T>() + worker * per_worker
-                           : y + first * g.out_channels * pixels;
+        T* out =
+            count > 1 ? scratch.as<T>() + worker * per_worker : y + first * g.out_channels * pixels;
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
             T* c = out + grp * og * width;
             const T* xg = x + first * image + grp * g.weight_channels * g.height * g.width;
@@ -294,18 +304,6 @@ template <typename T>
 void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T* dx) {
     const std::int64_t og = g.out_channels / g.groups, cg = g.weight_channels;
     const std::int64_t taps = g.kh * g.kw;
-    Scratch flipped(std::size_t(g.out_channels * cg * taps) * sizeof(T));
-    T* w = flipped.as<T>();
-    // A strided copy from a weight that is usually cold in cache: on all threads from 128K values
-    // (16x256x14x14, 2 threads: 1.0 -> 0.4-0.7 ms of a 60 ms forward+backward).
-    const int threads = threads_for(checked_mul(g.out_channels * cg * taps, 8));
-#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (threads > 1)
-    for (std::int64_t grp = 0; grp < g.groups; ++grp)
-        for (std::int64_t c = 0; c < cg; ++c)
-            for (std::int64_t o = 0; o < og; ++o)
-                for (std::int64_t t = 0; t < taps; ++t)
-                    w[((grp * cg + c) * og + o) * taps + t] =
-                        weight[((grp * og + o) * cg + c) * taps + (taps - 1 - t)];
     Conv2dGeometry t = g;
     t.channels = g.out_channels;
     t.height = g.out_height;
@@ -316,7 +314,27 @@ void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T
     t.pad_bottom = g.dh * (g.kh - 1) - g.pad_bottom;
     t.pad_left = g.dw * (g.kw - 1) - g.pad_left;
     t.pad_right = g.dw * (g.kw - 1) - g.pad_right;
-    forward_impl(t, dy, w, static_cast<const T*>(nullptr), T(0), dx);
+    conv2d_check_geometry(t);
+    if constexpr (std::is_same_v<T, float>) {  // the Winograd form reads the weights flipped itself
+        const int threads = threads_for(checked_mul(checked_mul(2 * t.batch, t.out_channels),
+                                                    checked_mul(og * taps, t.out_pixels())));
+        if (winograd_applies(t) &&
+            winograd_forward(t, dy, weight, true, nullptr, T(0), dx, threads))
+            return;
+    }
+    Scratch flipped(std::size_t(g.out_channels * cg * taps) * sizeof(T));
+    T* w = flipped.as<T>();
+    // A strided copy from a weight that is usually cold in cache: on all threads from 128K values
+    // (16x256x14x14, 2 threads: 1.0 -> 0.4-0.7 ms of a 60 ms forward+backward).
+    const int threads = threads_for(checked_mul(g.out_channels * cg * taps, 8));
+#pragma omp parallel for collapse(2) num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+        for (std::int64_t c = 0; c < cg; ++c)
+            for (std::int64_t o = 0; o < og; ++o)
+                for (std::int64_t tap = 0; tap < taps; ++tap)
+                    w[((grp * cg + c) * og + o) * taps + tap] =
+                        weight[((grp * og + o) * cg + c) * taps + (taps - 1 - tap)];
+    forward_impl(t, dy, w, static_cast<const T*>(nullptr), T(0), dx, false);
 }
 
 template <typename T>
@@ -405,8 +423,8 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     const std::int64_t partial_count = dweight == nullptr ? 0 : transposed ? chunks : chunks - 1;
     Scratch partials(std::size_t(std::max<std::int64_t>(1, partial_count * weight_size)) *
                      sizeof(T));
-    const auto weights_t = dx != nullptr ? pack_weights(g, weight, true)
-                                         : std::vector<std::unique_ptr<PackedA<T>>>();
+    const auto weights_t =
+        dx != nullptr ? pack_weights(g, weight, true) : std::vector<std::unique_ptr<PackedA<T>>>();
 
     auto one_chunk = [&](std::int64_t chunk, int worker, int inner) {
         const std::int64_t first_image = chunk * n / chunks, end_image = (chunk + 1) * n / chunks;

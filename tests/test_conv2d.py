@@ -71,7 +71,10 @@ def test_input_gradient_with_many_channels(case, dtype, rng):
     y = reference_conv2d(x, w, None, stride, pads, dilation, groups)
     dy = rng.standard_normal(y.shape)
     dx_ref, dw_ref, db_ref = reference_conv2d_backward(x, w, dy, stride, pads, dilation, groups)
-    xs, ws = sg.Tensor(x, dtype=dtype, requires_grad=True), sg.Tensor(w, dtype=dtype, requires_grad=True)
+    xs, ws = (
+        sg.Tensor(x, dtype=dtype, requires_grad=True),
+        sg.Tensor(w, dtype=dtype, requires_grad=True),
+    )
     bs = sg.zeros(w.shape[0], dtype=dtype, requires_grad=True)
     out = sg.conv2d(xs, ws, bs, stride=stride, pad_width=pads, dilation=dilation, groups=groups)
     out.backward(sg.Tensor(dy, dtype=dtype))
@@ -111,6 +114,54 @@ def test_float32_stride_one_direct_forms(case, input_grad, rng):
         assert xs.grad is None
     for got, ref in checks:
         np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(x=(2, 128, 7, 9), w=(136, 128, 3, 3), pads=(2, 0, 1, 2)),  # odd Ho, asymmetric pads
+        dict(x=(1, 130, 3, 70), w=(128, 130, 3, 3), pads=(1, 1, 1, 1)),  # 35 tiles a row
+        dict(x=(5, 128, 14, 14), w=(128, 128, 3, 3), pads=(1, 1, 1, 1)),  # blocks across images
+    ],
+)
+def test_winograd_forward_and_gradients(case, rng):
+    # float32 3x3 stride-1 convolutions with >= 128 channels take Winograd's F(2x2, 3x3) for the
+    # forward and for dx (the forward of dy); against the float64 reference.
+    pads = case["pads"]
+    x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
+    b = rng.standard_normal(case["w"][0])
+    y_ref = reference_conv2d(x, w, b, (1, 1), pads)
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref, dw_ref, db_ref = reference_conv2d_backward(x, w, dy, (1, 1), pads, (1, 1), 1)
+    xs, ws, bs = (sg.Tensor(v, dtype="float32", requires_grad=True) for v in (x, w, b))
+    out = sg.conv2d(xs, ws, bs, pad_width=pads)
+    out.backward(sg.Tensor(dy, dtype="float32"))
+    for got, ref in ((out.numpy(), y_ref), (xs.grad, dx_ref), (ws.grad, dw_ref), (bs.grad, db_ref)):
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    y = sg.conv2d(xs, ws, bs, pad_width=pads, pad_value=-1.5)
+    np.testing.assert_allclose(
+        y.numpy(), reference_conv2d(x, w, b, (1, 1), pads, pad_value=-1.5), rtol=1e-4, atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("channels", [128, 256])
+def test_winograd_error_is_near_the_direct_sums(channels, rng):
+    # The transforms only add and halve: the float32 result's RMS error against float64 stays
+    # within 3x that of a float32 direct sum (im2col @ weights in NumPy) of the same inputs.
+    x = rng.standard_normal((2, channels, 14, 14)).astype(np.float32)
+    w = (rng.standard_normal((channels, channels, 3, 3)) / np.sqrt(9 * channels)).astype(np.float32)
+    ref = reference_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1,) * 4)
+    got = sg.conv2d(sg.Tensor(x), sg.Tensor(w), padding=1).numpy()
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3)
+    )
+    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(2 * 14 * 14, channels * 9)
+    direct = (cols @ w.reshape(channels, -1).T).reshape(2, 14, 14, channels).transpose(0, 3, 1, 2)
+
+    def rms(a):
+        return np.sqrt(np.mean(np.square(a, dtype=np.float64)))
+
+    assert rms(got - ref) <= 3 * rms(direct - ref), (rms(got - ref), rms(direct - ref))
 
 
 @st.composite
@@ -368,6 +419,7 @@ THREAD_CASES = [
     dict(x=(9, 3, 32, 32), w=(64, 3, 5, 5), padding=2, stride=2),  # transposed weight grad
     dict(x=(1, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads inside
     dict(x=(3, 64, 48, 48), w=(8, 64, 3, 3), padding=1),  # column tiles, threads over images
+    dict(x=(5, 128, 14, 14), w=(128, 128, 3, 3), padding=1),  # float32: Winograd forward and dx
 ]
 
 
@@ -538,5 +590,7 @@ def test_backward_with_grouped_images_and_column_tiles():
     dx = np.zeros_like(x)
     for i in range(3):
         for j in range(3):
-            dx[:, :, i:i + 10, j:j + 10] += np.einsum("noyx,oc->ncyx", g, w[:, :, i, j], optimize=True)
+            dx[:, :, i : i + 10, j : j + 10] += np.einsum(
+                "noyx,oc->ncyx", g, w[:, :, i, j], optimize=True
+            )
     np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-9)

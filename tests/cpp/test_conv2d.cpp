@@ -4,11 +4,13 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "check.hpp"
 #include "conv2d.hpp"
 #include "conv2d_direct.hpp"
+#include "conv2d_winograd.hpp"
 #include "gemm.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
@@ -100,7 +102,8 @@ void check_close(const std::vector<T>& got, const std::vector<double>& expected,
 }
 
 template <typename T>
-void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::string& name) {
+void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::string& name,
+                double tol = 0.0) {
     conv2d_check_geometry(g);
     const auto x = sg_test::random_values<double>(
         std::size_t(g.batch * g.channels * g.height * g.width), seed);
@@ -115,7 +118,7 @@ void check_conv(Conv2dGeometry g, double pad_value, unsigned seed, const std::st
                                  std::vector<double>(wt.begin(), wt.end()),
                                  std::vector<double>(bt.begin(), bt.end()),
                                  std::vector<double>(dyt.begin(), dyt.end()), double(T(pad_value)));
-    const double tol = sizeof(T) == 4 ? 2e-5 : 1e-12;
+    if (tol == 0.0) tol = sizeof(T) == 4 ? 2e-5 : 1e-12;
     std::vector<T> y(ref.y.size()), dx(ref.dx.size()), dw(ref.dw.size()), db(ref.db.size());
     conv2d_forward(g, xt.data(), wt.data(), bt.data(), T(pad_value), y.data());
     check_close(y, ref.y, tol, name + " forward");
@@ -278,6 +281,71 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
     CHECK(DirectConv2d::weight_grad_plan(g, inner.data(), NAN) == nullptr);
 }
 
+namespace {
+
+// Geometries the Winograd forward (conv2d_winograd.hpp) takes: 3x3, stride 1, >= 128 channels.
+const Conv2dGeometry kWinogradCases[] = {
+    make(2, 128, 7, 9, 136, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1),    // odd Ho, asymmetric pads, O edge
+    make(1, 130, 3, 70, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // 35 tiles a row: two segments
+    make(5, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // blocks across image borders
+};
+
+}  // namespace
+
+TEST(conv2d_winograd_matches_naive_loops) {
+    // 1152-term sums of values in [-1, 1): the direct sum's own float32 error reaches 2e-5 here.
+    int i = 0;
+    for (const Conv2dGeometry& geometry : kWinogradCases) {
+        Conv2dGeometry g = geometry;
+        conv2d_check_geometry(g);
+        const std::string name = "winograd case " + std::to_string(i);
+        CHECK_MESSAGE(winograd_applies(g), name + " takes the Winograd form");
+        check_conv<float>(g, 0.0, 900 + 10 * i++, name, 1e-4);
+    }
+    check_conv<float>(kWinogradCases[0], -1.5, 990, "winograd, pad -1.5", 1e-4);
+    Conv2dGeometry few = kWinogradCases[2];
+    few.out_channels = 127;  // one channel short: the direct forms
+    CHECK(!winograd_applies(few));
+}
+
+TEST(conv2d_winograd_leaves_infinities_to_the_direct_sum) {
+    // An infinity spreads over whole 4x4 tiles in the transforms (and inf - inf is NaN): any
+    // output that is not finite sends the forward, and dx, back to the direct sum.
+    Conv2dGeometry g = kWinogradCases[2];
+    conv2d_check_geometry(g);
+    std::vector<float> x = random_input(g, 1000);
+    x[std::size_t(3 * g.width + 6)] = std::numeric_limits<float>::infinity();  // image 0, (3, 6)
+    const auto w =
+        sg_test::random_values<float>(std::size_t(g.out_channels * g.channels * 9), 1001);
+    auto dy =
+        sg_test::random_values<float>(std::size_t(g.batch * g.out_channels * g.out_pixels()), 1002);
+    dy[std::size_t(4 * g.out_width + 4)] = -std::numeric_limits<float>::infinity();
+    const std::vector<double> b(std::size_t(g.out_channels), 0.0);
+    const Naive ref = naive_conv(g, std::vector<double>(x.begin(), x.end()),
+                                 std::vector<double>(w.begin(), w.end()), b,
+                                 std::vector<double>(dy.begin(), dy.end()), 0.0);
+    std::vector<float> y(ref.y.size()), dx(ref.dx.size());
+    conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y.data());
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx.data(), nullptr, nullptr);
+    for (const auto& [got, expected, what] :
+         {std::make_tuple(&y, &ref.y, "y"), std::make_tuple(&dx, &ref.dx, "dx")}) {
+        int infinite = 0;
+        for (std::size_t e = 0; e < got->size(); ++e) {
+            const double want = (*expected)[e], have = (*got)[e];
+            infinite += std::isinf(want) ? 1 : 0;
+            const bool same = std::isfinite(want) ? sg_test::near(have, want, 1e-4, 1e-4)
+                              : std::isnan(want)  ? std::isnan(have)
+                                                  : have == want;
+            if (!same) {
+                CHECK_MESSAGE(false, std::string(what) + " at " + std::to_string(e) + ": " +
+                                         std::to_string(have) + " vs " + std::to_string(want));
+                break;
+            }
+        }
+        CHECK_MESSAGE(infinite > 0, std::string(what) + ": the reference has infinities");
+    }
+}
+
 TEST(conv2d_backward_is_thread_count_independent) {
     const int saved = num_threads();
     Conv2dGeometry g = make(16, 8, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -293,6 +361,27 @@ TEST(conv2d_backward_is_thread_count_independent) {
     CHECK(dx1 == dx2);
     CHECK(dw1 == dw2);
     CHECK(db1 == db2);
+    set_num_threads(saved);
+}
+
+TEST(conv2d_winograd_is_thread_count_independent) {
+    const int saved = num_threads();
+    Conv2dGeometry g = kWinogradCases[2];
+    conv2d_check_geometry(g);
+    const auto x = random_input(g, 1100);
+    const auto w =
+        sg_test::random_values<float>(std::size_t(g.out_channels * g.channels * 9), 1101);
+    const auto dy =
+        sg_test::random_values<float>(std::size_t(g.batch * g.out_channels * g.out_pixels()), 1102);
+    std::vector<float> y1(dy.size()), y2(dy.size()), dx1(x.size()), dx2(x.size());
+    set_num_threads(1);
+    conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y1.data());
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx1.data(), nullptr, nullptr);
+    set_num_threads(2);
+    conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y2.data());
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx2.data(), nullptr, nullptr);
+    CHECK(y1 == y2);
+    CHECK(dx1 == dx2);
     set_num_threads(saved);
 }
 

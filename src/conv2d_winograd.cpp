@@ -1,0 +1,247 @@
+// conv2d_winograd.cpp: the F(2x2, 3x3) forward: three transforms around 16 GEMMs per block of
+// tiles.
+#include "conv2d_winograd.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+
+#include "buffer.hpp"
+#include "checked_math.hpp"
+#include "gemm.hpp"
+#include "threads.hpp"
+
+namespace sg {
+
+namespace {
+
+// Input and output channels from which the forward takes this form. Measured forward times
+// (benchmarks/NOTES.md, item 19): 256 and 128 channels 25-30% faster than the direct sum, 64 level.
+constexpr std::int64_t kWinogradMinChannels = 128;
+// Bytes of one block's V and M together (per thread): the block's tiles are sized to this.
+constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
+// Most tiles of one segment: a run of tiles along one tile row, transformed together.
+constexpr std::int64_t kSegmentTiles = 32;
+// Floats between the 16 planes of U, V and M. The planes are often a power of two long, and 16
+// streams at such a stride fall into one L1 set: the weight transform ran 4x slower unpadded.
+constexpr std::int64_t kPlanePad = 16;
+
+// The sizes of one call, and where the tiles of a block are.
+struct Plan {
+    std::int64_t channels, out_channels, height, width, out_height, out_width;
+    std::int64_t pad_top, pad_left;
+    std::int64_t tile_rows, tile_cols, tiles;  // tiles: 2x2 output blocks of all images
+    std::int64_t block;                        // tiles per block (the last block may be shorter)
+    std::int64_t u_plane, v_plane, m_plane;    // plane strides of U, V and M (floats)
+};
+
+// A run of `count` tiles of one tile row: image `image`, tile row `ty`, tile columns from `tx`;
+// `column` is its first tile's column in the block's V and M.
+struct Segment {
+    std::int64_t image, ty, tx, count, column;
+};
+
+// The segment starting at tile t (of a block ending at tile `end`, first tile `first`).
+Segment segment_at(const Plan& p, std::int64_t t, std::int64_t end, std::int64_t first) {
+    const std::int64_t per_image = p.tile_rows * p.tile_cols, rest = t % per_image;
+    Segment s{t / per_image, rest / p.tile_cols, rest % p.tile_cols, 0, t - first};
+    s.count = std::min({p.tile_cols - s.tx, end - t, kSegmentTiles});
+    return s;
+}
+
+// transform_weight: weight [O,C,3,3] (flip: [C,O,3,3] read flipped) -> u [16][O, C], output
+// channel o: u[xi][o][c] = (G w[o,c] G^T)[xi], G = [[1,0,0], [.5,.5,.5], [.5,-.5,.5], [0,0,1]].
+void transform_weight(const Plan& p, const float* weight, bool flip, std::int64_t o, float* u) {
+    const std::int64_t c_count = p.channels, o_count = p.out_channels;
+    for (std::int64_t c = 0; c < c_count; ++c) {
+        float k[9];
+        if (flip) {
+            const float* src = weight + (c * o_count + o) * 9;
+            for (int t = 0; t < 9; ++t) k[t] = src[8 - t];
+        } else {
+            const float* src = weight + (o * c_count + c) * 9;
+            for (int t = 0; t < 9; ++t) k[t] = src[t];
+        }
+        float gk[4][3];  // G k
+        for (int j = 0; j < 3; ++j) {
+            gk[0][j] = k[j];
+            gk[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+            gk[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+            gk[3][j] = k[6 + j];
+        }
+        float* out = u + o * c_count + c;
+        for (int i = 0; i < 4; ++i) {  // (G k) G^T, row i
+            out[(4 * i + 0) * p.u_plane] = gk[i][0];
+            out[(4 * i + 1) * p.u_plane] = 0.5f * (gk[i][0] + gk[i][1] + gk[i][2]);
+            out[(4 * i + 2) * p.u_plane] = 0.5f * (gk[i][0] - gk[i][1] + gk[i][2]);
+            out[(4 * i + 3) * p.u_plane] = gk[i][2];
+        }
+    }
+}
+
+// transform_input: the tiles of segment s of channel c, x [N,C,H,W] -> v [16][C, block]:
+// v[xi][c][column + k] = (B^T d B)[xi], d the 4x4 patch of the padded image at (2 ty - pad_top,
+// 2 (tx + k) - pad_left), B^T = [[1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1]]. Past the image
+// (borders, and the rows and columns beyond the last output) reads pad_value.
+void transform_input(const Plan& p, const float* x, float pad_value, const Segment& s,
+                     std::int64_t c, float* v) {
+    constexpr std::int64_t kWidth = 2 * kSegmentTiles + 2;
+    const std::int64_t width = 2 * s.count + 2, first_col = 2 * s.tx - p.pad_left;
+    const std::int64_t lo = std::clamp<std::int64_t>(-first_col, 0, width);
+    const std::int64_t hi = std::clamp<std::int64_t>(p.width - first_col, lo, width);
+    const float* plane = x + (s.image * p.channels + c) * p.height * p.width;
+    float d[4][kWidth];
+    for (int i = 0; i < 4; ++i) {
+        const std::int64_t row = 2 * s.ty - p.pad_top + i;
+        if (row < 0 || row >= p.height) {
+            std::fill(d[i], d[i] + width, pad_value);
+            continue;
+        }
+        const float* src = plane + row * p.width + first_col;
+        std::fill(d[i], d[i] + lo, pad_value);
+        std::copy(src + lo, src + hi, d[i] + lo);
+        std::fill(d[i] + hi, d[i] + width, pad_value);
+    }
+    float e[4][kWidth];  // B^T d
+    for (std::int64_t q = 0; q < width; ++q) {
+        e[0][q] = d[0][q] - d[2][q];
+        e[1][q] = d[1][q] + d[2][q];
+        e[2][q] = d[2][q] - d[1][q];
+        e[3][q] = d[1][q] - d[3][q];
+    }
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B, row i
+        float* out = v + (4 * i) * p.v_plane + c * p.block + s.column;
+        float *v0 = out, *v1 = out + p.v_plane, *v2 = v1 + p.v_plane, *v3 = v2 + p.v_plane;
+        const float* r = e[i];
+        for (std::int64_t k = 0; k < s.count; ++k) {
+            const float a0 = r[2 * k], a1 = r[2 * k + 1], a2 = r[2 * k + 2], a3 = r[2 * k + 3];
+            v0[k] = a0 - a2;
+            v1[k] = a1 + a2;
+            v2[k] = a2 - a1;
+            v3[k] = a1 - a3;
+        }
+    }
+}
+
+// transform_output: the tiles of segment s of output channel o, m [16][O, block] -> y [N,O,Ho,Wo]:
+// the 2x2 block at (2 ty, 2 (tx + k)) = A^T m A + bias, A^T = [[1,1,1,0], [0,1,-1,-1]]; the row and
+// column past an odd Ho or Wo are dropped. Returns 0 when every value written is finite, else NaN.
+float transform_output(const Plan& p, const float* m, float bias, const Segment& s, std::int64_t o,
+                       float* y) {
+    const float* in[16];
+    for (int xi = 0; xi < 16; ++xi) in[xi] = m + xi * p.m_plane + o * p.block + s.column;
+    float r[4][kSegmentTiles];  // the tiles' outputs (0,0), (0,1), (1,0), (1,1)
+    for (std::int64_t k = 0; k < s.count; ++k) {
+        float top[4], bottom[4];  // A^T m
+        for (int j = 0; j < 4; ++j) {
+            top[j] = in[j][k] + in[4 + j][k] + in[8 + j][k];
+            bottom[j] = in[4 + j][k] - in[8 + j][k] - in[12 + j][k];
+        }
+        r[0][k] = top[0] + top[1] + top[2] + bias;
+        r[1][k] = top[1] - top[2] - top[3] + bias;
+        r[2][k] = bottom[0] + bottom[1] + bottom[2] + bias;
+        r[3][k] = bottom[1] - bottom[2] - bottom[3] + bias;
+    }
+    // Whole tiles, then the last one's left column alone when Wo is odd and the row ends here.
+    const bool odd_end = s.tx + s.count == p.tile_cols && p.out_width % 2 == 1;
+    const std::int64_t whole = s.count - (odd_end ? 1 : 0);
+    float check = 0.0f;  // x * 0 is 0 for finite x, NaN for an inf or a NaN
+    for (int half = 0; half < 2; ++half) {
+        const std::int64_t row = 2 * s.ty + half;
+        if (row >= p.out_height) break;
+        float* out =
+            y + ((s.image * p.out_channels + o) * p.out_height + row) * p.out_width + 2 * s.tx;
+        const float *left = r[2 * half], *right = r[2 * half + 1];
+        for (std::int64_t k = 0; k < whole; ++k) {
+            out[2 * k] = left[k];
+            out[2 * k + 1] = right[k];
+            check += left[k] * 0.0f + right[k] * 0.0f;
+        }
+        if (odd_end) {
+            out[2 * whole] = left[whole];
+            check += left[whole] * 0.0f;
+        }
+    }
+    return check;
+}
+
+}  // namespace
+
+bool winograd_applies(const Conv2dGeometry& g) {
+    return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+           g.groups == 1 && g.channels >= kWinogradMinChannels &&
+           g.out_channels >= kWinogradMinChannels && g.batch > 0 && g.out_pixels() > 0;
+}
+
+bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weight, bool flip,
+                      const float* bias, float pad_value, float* y, int threads) {
+    Plan p{};
+    p.channels = g.channels;
+    p.out_channels = g.out_channels;
+    p.height = g.height;
+    p.width = g.width;
+    p.out_height = g.out_height;
+    p.out_width = g.out_width;
+    p.pad_top = g.pad_top;
+    p.pad_left = g.pad_left;
+    p.tile_rows = (g.out_height + 1) / 2;
+    p.tile_cols = (g.out_width + 1) / 2;
+    p.tiles = checked_mul(g.batch, checked_mul(p.tile_rows, p.tile_cols, "conv2d"), "conv2d");
+    // Whole register tiles of the GEMM's width per block, sized by the bytes, never by the threads.
+    const std::int64_t nr = gemm_block_sizes(false).nr;
+    const std::int64_t per_tile = 16 * std::int64_t(sizeof(float)) * (p.channels + p.out_channels);
+    p.block = std::max(nr, kBlockBytes / per_tile / nr * nr);
+    p.block = std::min(p.block, (p.tiles + nr - 1) / nr * nr);
+    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
+    p.u_plane = checked_add(checked_mul(p.out_channels, p.channels, "conv2d"), kPlanePad, "conv2d");
+    p.v_plane = p.channels * p.block + kPlanePad;
+    p.m_plane = p.out_channels * p.block + kPlanePad;
+    const std::int64_t per_worker = 16 * (p.v_plane + p.m_plane);
+    Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
+    Scratch work(std::size_t(checked_mul(per_worker, threads, "conv2d")) * sizeof(float));
+    float* u = u_scratch.as<float>();
+
+    std::exception_ptr error;
+    int not_finite = 0;
+#pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : not_finite)
+    {
+        float* v = work.as<float>() + thread_index() * per_worker;
+        float* m = v + 16 * p.v_plane;
+#pragma omp for schedule(static)
+        for (std::int64_t o = 0; o < p.out_channels; ++o) transform_weight(p, weight, flip, o, u);
+            // (the loop's barrier: U is complete before any block uses it)
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const std::int64_t first = b * p.block, end = std::min(p.tiles, first + p.block);
+            try {
+                for (std::int64_t c = 0; c < p.channels; ++c)
+                    for (std::int64_t t = first; t < end;) {
+                        const Segment s = segment_at(p, t, end, first);
+                        transform_input(p, x, pad_value, s, c, v);
+                        t += s.count;
+                    }
+                for (int xi = 0; xi < 16; ++xi)  // M[xi] [O, tiles] = U[xi] [O, C] @ V[xi]
+                    gemm(false, false, p.out_channels, end - first, p.channels, 1.0f,
+                         u + xi * p.u_plane, p.channels, v + xi * p.v_plane, p.block, 0.0f,
+                         m + xi * p.m_plane, p.block, 1);
+                float check = 0.0f;
+                for (std::int64_t o = 0; o < p.out_channels; ++o) {
+                    const float b_o = bias != nullptr ? bias[o] : 0.0f;
+                    for (std::int64_t t = first; t < end;) {
+                        const Segment s = segment_at(p, t, end, first);
+                        check += transform_output(p, m, b_o, s, o, y);
+                        t += s.count;
+                    }
+                }
+                if (check != 0.0f) not_finite = 1;  // NaN != 0
+            } catch (...) {
+#pragma omp critical(sg_conv2d_winograd_error)
+                if (!error) error = std::current_exception();
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
+    return not_finite == 0;
+}
+
+}  // namespace sg
