@@ -15,9 +15,9 @@ namespace sg {
 
 namespace {
 
-// Input and output channels from which the forward takes this form. Measured forward times
-// (benchmarks/NOTES.md, item 19): 256 and 128 channels 25-30% faster than the direct sum, 64 level.
-constexpr std::int64_t kWinogradMinChannels = 128;
+// Input and output channels from which the forward takes this form. Measured (benchmarks/NOTES.md,
+// item 19): 64 to 256 channels 15-40% faster than the direct sum, 32 level or slower.
+constexpr std::int64_t kWinogradMinChannels = 64;
 // Bytes of one block's V and M together (per thread): the block's tiles are sized to this.
 constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
 // Most tiles of one segment: a run of tiles along one tile row, transformed together.

@@ -283,11 +283,12 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
 
 namespace {
 
-// Geometries the Winograd forward (conv2d_winograd.hpp) takes: 3x3, stride 1, >= 128 channels.
+// Geometries the Winograd forward (conv2d_winograd.hpp) takes: 3x3, stride 1, >= 64 channels.
 const Conv2dGeometry kWinogradCases[] = {
     make(2, 128, 7, 9, 136, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1),    // odd Ho, asymmetric pads, O edge
     make(1, 130, 3, 70, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // 35 tiles a row: two segments
     make(5, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // blocks across image borders
+    make(2, 64, 10, 10, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // the fewest channels, no padding
 };
 
 }  // namespace
@@ -304,7 +305,7 @@ TEST(conv2d_winograd_matches_naive_loops) {
     }
     check_conv<float>(kWinogradCases[0], -1.5, 990, "winograd, pad -1.5", 1e-4);
     Conv2dGeometry few = kWinogradCases[2];
-    few.out_channels = 127;  // one channel short: the direct forms
+    few.out_channels = 63;  // one channel short: the direct forms
     CHECK(!winograd_applies(few));
 }
 
