@@ -371,17 +371,19 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
             dbias[o] = T(total);
         }
     };
+    auto bias_only = [&]() {
+        if (dbias == nullptr) return;
+        parallel_for(reduced_chunks, threads, [&](std::int64_t chunk, int) {
+            for (std::int64_t i = chunk * n / reduced_chunks; i < (chunk + 1) * n / reduced_chunks;
+                 ++i)
+                bias_image(i, bias_partials.data() + chunk * g.out_channels);
+        });
+        reduce_bias();
+    };
     if ((dx == nullptr && dweight == nullptr) || n == 0 || g.out_channels == 0 || rows_g == 0) {
         if (dx != nullptr) fill(dx, n * image, T(0));
         if (dweight != nullptr) fill(dweight, weight_size, T(0));
-        if (dbias != nullptr) {
-            parallel_for(reduced_chunks, threads, [&](std::int64_t chunk, int) {
-                for (std::int64_t i = chunk * n / reduced_chunks;
-                     i < (chunk + 1) * n / reduced_chunks; ++i)
-                    bias_image(i, bias_partials.data() + chunk * g.out_channels);
-            });
-            reduce_bias();
-        }
+        bias_only();
         return;
     }
 
@@ -389,6 +391,15 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         transposed_forward(g, weight, dy, dx);
         if (dweight == nullptr && dbias == nullptr) return;
         dx = nullptr;  // done: the chunks below compute the weight and bias gradients only
+    }
+    if constexpr (std::is_same_v<T, float>) {
+        // float32 3x3 stride 1 with many channels: the weight gradient by the Winograd form too
+        // (conv2d_winograd.hpp), unless a value came out inf or NaN: then the chunks below.
+        if (dx == nullptr && dweight != nullptr && winograd_applies(g) &&
+            winograd_weight_grad(g, x, dy, pad_value, dweight, threads)) {
+            bias_only();
+            return;
+        }
     }
     const bool pointwise = g.pointwise();
     const std::int64_t tile = tile_columns<T>(g);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <limits>
 
 #include "buffer.hpp"
 #include "checked_math.hpp"
@@ -20,6 +21,10 @@ namespace {
 constexpr std::int64_t kWinogradMinChannels = 64;
 // Bytes of one block's V and M together (per thread): the block's tiles are sized to this.
 constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
+// The weight gradient's blocks (V and D, shared by the threads): the block's tiles are the depth
+// of its products, so they are longer, up to the GEMM's 512-deep k block.
+constexpr std::int64_t kGradBlockBytes = std::int64_t(8) << 20;
+constexpr std::int64_t kGradBlockTiles = 512;
 // Most tiles of one segment: a run of tiles along one tile row, transformed together.
 constexpr std::int64_t kSegmentTiles = 32;
 // Floats between the 16 planes of U, V and M. The planes are often a power of two long, and 16
@@ -165,16 +170,69 @@ float transform_output(const Plan& p, const float* m, float bias, const Segment&
     return check;
 }
 
-}  // namespace
-
-bool winograd_applies(const Conv2dGeometry& g) {
-    return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
-           g.groups == 1 && g.channels >= kWinogradMinChannels &&
-           g.out_channels >= kWinogradMinChannels && g.batch > 0 && g.out_pixels() > 0;
+// transform_gradient: the tiles of segment s of output channel o, dy [N,O,Ho,Wo] -> d [16][O,
+// block]: d[xi][o][column + k] = (A g A^T)[xi], g the 2x2 block of dy at (2 ty, 2 (tx + k)), zero
+// past Ho and Wo; A = [[1,0], [1,1], [1,-1], [0,-1]] (the adjoint of transform_output).
+void transform_gradient(const Plan& p, const float* dy, const Segment& s, std::int64_t o,
+                        float* d) {
+    float rows[2][2 * kSegmentTiles];
+    const std::int64_t first_col = 2 * s.tx, width = 2 * s.count;
+    const std::int64_t valid = std::min(width, p.out_width - first_col);
+    for (int half = 0; half < 2; ++half) {
+        const std::int64_t row = 2 * s.ty + half;
+        float* r = rows[half];
+        if (row >= p.out_height) {
+            std::fill(r, r + width, 0.0f);
+            continue;
+        }
+        const float* src =
+            dy + ((s.image * p.out_channels + o) * p.out_height + row) * p.out_width + first_col;
+        std::copy(src, src + valid, r);
+        std::fill(r + valid, r + width, 0.0f);
+    }
+    float* out = d + o * p.block + s.column;
+    for (std::int64_t k = 0; k < s.count; ++k) {
+        const float g00 = rows[0][2 * k], g01 = rows[0][2 * k + 1];
+        const float g10 = rows[1][2 * k], g11 = rows[1][2 * k + 1];
+        const float ag[4][2] = {
+            {g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11}, {-g10, -g11}};  // A g
+        for (int i = 0; i < 4; ++i) {  // (A g) A^T, row i
+            out[(4 * i + 0) * p.m_plane + k] = ag[i][0];
+            out[(4 * i + 1) * p.m_plane + k] = ag[i][0] + ag[i][1];
+            out[(4 * i + 2) * p.m_plane + k] = ag[i][0] - ag[i][1];
+            out[(4 * i + 3) * p.m_plane + k] = -ag[i][1];
+        }
+    }
 }
 
-bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weight, bool flip,
-                      const float* bias, float pad_value, float* y, int threads) {
+// transform_weight_grad: du [16][O, C] -> dweight [O,C,3,3] for output channel o: dweight[o,c] =
+// G^T du[o,c] G (the adjoint of transform_weight). Returns 0 when every value is finite, else NaN.
+float transform_weight_grad(const Plan& p, const float* du, std::int64_t o, float* dweight) {
+    float check = 0.0f;
+    for (std::int64_t c = 0; c < p.channels; ++c) {
+        const float* in = du + o * p.channels + c;
+        float u[4][4];
+        for (int xi = 0; xi < 16; ++xi) u[xi / 4][xi % 4] = in[xi * p.u_plane];
+        float gu[3][4];  // G^T u
+        for (int j = 0; j < 4; ++j) {
+            gu[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+            gu[1][j] = 0.5f * (u[1][j] - u[2][j]);
+            gu[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+        }
+        float* out = dweight + (o * p.channels + c) * 9;
+        for (int i = 0; i < 3; ++i) {  // (G^T u) G, row i
+            out[3 * i + 0] = gu[i][0] + 0.5f * (gu[i][1] + gu[i][2]);
+            out[3 * i + 1] = 0.5f * (gu[i][1] - gu[i][2]);
+            out[3 * i + 2] = 0.5f * (gu[i][1] + gu[i][2]) + gu[i][3];
+            check += out[3 * i] * 0.0f + out[3 * i + 1] * 0.0f + out[3 * i + 2] * 0.0f;
+        }
+    }
+    return check;
+}
+
+// The sizes of a call on geometry g: blocks of V and M (or D) within block_bytes, at most
+// most_tiles tiles.
+Plan make_plan(const Conv2dGeometry& g, std::int64_t block_bytes, std::int64_t most_tiles) {
     Plan p{};
     p.channels = g.channels;
     p.out_channels = g.out_channels;
@@ -190,12 +248,26 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
     // Whole register tiles of the GEMM's width per block, sized by the bytes, never by the threads.
     const std::int64_t nr = gemm_block_sizes(false).nr;
     const std::int64_t per_tile = 16 * std::int64_t(sizeof(float)) * (p.channels + p.out_channels);
-    p.block = std::max(nr, kBlockBytes / per_tile / nr * nr);
+    p.block = std::min(most_tiles, std::max(nr, block_bytes / per_tile / nr * nr));
     p.block = std::min(p.block, (p.tiles + nr - 1) / nr * nr);
-    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
     p.u_plane = checked_add(checked_mul(p.out_channels, p.channels, "conv2d"), kPlanePad, "conv2d");
     p.v_plane = p.channels * p.block + kPlanePad;
     p.m_plane = p.out_channels * p.block + kPlanePad;
+    return p;
+}
+
+}  // namespace
+
+bool winograd_applies(const Conv2dGeometry& g) {
+    return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+           g.groups == 1 && g.channels >= kWinogradMinChannels &&
+           g.out_channels >= kWinogradMinChannels && g.batch > 0 && g.out_pixels() > 0;
+}
+
+bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weight, bool flip,
+                      const float* bias, float pad_value, float* y, int threads) {
+    const Plan p = make_plan(g, kBlockBytes, std::numeric_limits<std::int64_t>::max());
+    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
     const std::int64_t per_worker = 16 * (p.v_plane + p.m_plane);
     Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
     Scratch work(std::size_t(checked_mul(per_worker, threads, "conv2d")) * sizeof(float));
@@ -239,6 +311,61 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
                 if (!error) error = std::current_exception();
             }
         }
+    }
+    if (error) std::rethrow_exception(error);
+    return not_finite == 0;
+}
+
+bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* dy, float pad_value,
+                          float* dweight, int threads) {
+    Plan p = make_plan(g, kGradBlockBytes, kGradBlockTiles);
+    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
+    // U holds dU; V and D (in M's place) one block of tiles, shared by the threads.
+    Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
+    Scratch work(std::size_t(16 * (p.v_plane + p.m_plane)) * sizeof(float));
+    float *du = u_scratch.as<float>(), *v = work.as<float>(), *d = v + 16 * p.v_plane;
+
+    std::exception_ptr error;
+    auto guarded = [&error](auto&& body) {  // no exception leaves an OpenMP region
+        try {
+            body();
+        } catch (...) {
+#pragma omp critical(sg_conv2d_winograd_error)
+            if (!error) error = std::current_exception();
+        }
+    };
+    int not_finite = 0;
+#pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : not_finite)
+    {
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const std::int64_t first = b * p.block, end = std::min(p.tiles, first + p.block);
+            // V of every input channel and D of every output channel, then (after the loop's
+            // barrier) dU[xi] [O, C] += D[xi] [O, tiles] @ V[xi]^T, one plane per thread at a time.
+#pragma omp for schedule(dynamic, 8)
+            for (std::int64_t j = 0; j < p.channels + p.out_channels; ++j)
+                guarded([&] {
+                    for (std::int64_t t = first; t < end;) {
+                        const Segment s = segment_at(p, t, end, first);
+                        if (j < p.channels)
+                            transform_input(p, x, pad_value, s, j, v);
+                        else
+                            transform_gradient(p, dy, s, j - p.channels, d);
+                        t += s.count;
+                    }
+                });
+#pragma omp for schedule(static)
+            for (int xi = 0; xi < 16; ++xi)
+                guarded([&] {
+                    gemm(false, true, p.out_channels, p.channels, end - first, 1.0f,
+                         d + xi * p.m_plane, p.block, v + xi * p.v_plane, p.block,
+                         b == 0 ? 0.0f : 1.0f, du + xi * p.u_plane, p.channels, 1);
+                });
+        }
+        float check = 0.0f;
+#pragma omp for schedule(static)
+        for (std::int64_t o = 0; o < p.out_channels; ++o)
+            check += transform_weight_grad(p, du, o, dweight);
+        if (check != 0.0f) not_finite = 1;  // NaN != 0
     }
     if (error) std::rethrow_exception(error);
     return not_finite == 0;

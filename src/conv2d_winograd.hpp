@@ -31,4 +31,13 @@ bool winograd_applies(const Conv2dGeometry& g);
 bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weight, bool flip,
                       const float* bias, float pad_value, float* y, int threads);
 
+// dweight [O,C,3,3] of the forward above, from x [N,C,H,W] and dy [N,O,Ho,Wo], by the same
+// algorithm transposed: with D = A dy A^T per tile (dy zero past the edges),
+//   dU [16][O, C] = sum over tiles of D [16][O, tiles] @ V[16][C, tiles]^T     dweight = G^T dU G
+// Blocks of tiles are transformed on all threads, then each thread adds whole blocks' products to
+// its share of the 16 dU planes, block after block: the sums run in one order for any thread
+// count. Returns false, with dweight partly written, when any value is not finite (as above).
+bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* dy, float pad_value,
+                          float* dweight, int threads);
+
 }  // namespace sg

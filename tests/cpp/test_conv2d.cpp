@@ -289,6 +289,7 @@ const Conv2dGeometry kWinogradCases[] = {
     make(1, 130, 3, 70, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // 35 tiles a row: two segments
     make(5, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // blocks across image borders
     make(2, 64, 10, 10, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // the fewest channels, no padding
+    make(3, 64, 30, 30, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // 675 tiles: two dweight blocks
 };
 
 }  // namespace
@@ -311,7 +312,7 @@ TEST(conv2d_winograd_matches_naive_loops) {
 
 TEST(conv2d_winograd_leaves_infinities_to_the_direct_sum) {
     // An infinity spreads over whole 4x4 tiles in the transforms (and inf - inf is NaN): any
-    // output that is not finite sends the forward, and dx, back to the direct sum.
+    // output that is not finite sends the forward, dx and dweight back to the direct sum.
     Conv2dGeometry g = kWinogradCases[2];
     conv2d_check_geometry(g);
     std::vector<float> x = random_input(g, 1000);
@@ -325,11 +326,12 @@ TEST(conv2d_winograd_leaves_infinities_to_the_direct_sum) {
     const Naive ref = naive_conv(g, std::vector<double>(x.begin(), x.end()),
                                  std::vector<double>(w.begin(), w.end()), b,
                                  std::vector<double>(dy.begin(), dy.end()), 0.0);
-    std::vector<float> y(ref.y.size()), dx(ref.dx.size());
+    std::vector<float> y(ref.y.size()), dx(ref.dx.size()), dw(ref.dw.size());
     conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y.data());
-    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx.data(), nullptr, nullptr);
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx.data(), dw.data(), nullptr);
     for (const auto& [got, expected, what] :
-         {std::make_tuple(&y, &ref.y, "y"), std::make_tuple(&dx, &ref.dx, "dx")}) {
+         {std::make_tuple(&y, &ref.y, "y"), std::make_tuple(&dx, &ref.dx, "dx"),
+          std::make_tuple(&dw, &ref.dw, "dweight")}) {
         int infinite = 0;
         for (std::size_t e = 0; e < got->size(); ++e) {
             const double want = (*expected)[e], have = (*got)[e];
@@ -367,7 +369,7 @@ TEST(conv2d_backward_is_thread_count_independent) {
 
 TEST(conv2d_winograd_is_thread_count_independent) {
     const int saved = num_threads();
-    Conv2dGeometry g = kWinogradCases[2];
+    Conv2dGeometry g = kWinogradCases[4];
     conv2d_check_geometry(g);
     const auto x = random_input(g, 1100);
     const auto w =
@@ -375,14 +377,16 @@ TEST(conv2d_winograd_is_thread_count_independent) {
     const auto dy =
         sg_test::random_values<float>(std::size_t(g.batch * g.out_channels * g.out_pixels()), 1102);
     std::vector<float> y1(dy.size()), y2(dy.size()), dx1(x.size()), dx2(x.size());
+    std::vector<float> dw1(w.size()), dw2(w.size());
     set_num_threads(1);
     conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y1.data());
-    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx1.data(), nullptr, nullptr);
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx1.data(), dw1.data(), nullptr);
     set_num_threads(2);
     conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), 0.0f, y2.data());
-    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx2.data(), nullptr, nullptr);
+    conv2d_backward(g, x.data(), w.data(), dy.data(), 0.0f, dx2.data(), dw2.data(), nullptr);
     CHECK(y1 == y2);
     CHECK(dx1 == dx2);
+    CHECK(dw1 == dw2);
     set_num_threads(saved);
 }
 
