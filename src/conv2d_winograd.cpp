@@ -1,5 +1,4 @@
-// conv2d_winograd.cpp: the F(2x2, 3x3) forward: three transforms around 16 GEMMs per block of
-// tiles.
+// conv2d_winograd.cpp: F(2x2, 3x3) forward and weight gradient: transforms around 16 GEMMs.
 #include "conv2d_winograd.hpp"
 
 #include <algorithm>
@@ -37,7 +36,7 @@ struct Plan {
     std::int64_t pad_top, pad_left;
     std::int64_t tile_rows, tile_cols, tiles;  // tiles: 2x2 output blocks of all images
     std::int64_t block;                        // tiles per block (the last block may be shorter)
-    std::int64_t u_plane, v_plane, m_plane;    // plane strides of U, V and M (floats)
+    std::int64_t u_plane, v_plane, m_plane;    // plane strides of U, V and M or D (floats)
 };
 
 // A run of `count` tiles of one tile row: image `image`, tile row `ty`, tile columns from `tx`;
@@ -45,6 +44,17 @@ struct Plan {
 struct Segment {
     std::int64_t image, ty, tx, count, column;
 };
+
+// Runs body(), keeping the first exception in `error`: no exception may leave an OpenMP region.
+template <typename Body>
+void guarded(std::exception_ptr& error, Body&& body) {
+    try {
+        body();
+    } catch (...) {
+#pragma omp critical(sg_conv2d_winograd_error)
+        if (!error) error = std::current_exception();
+    }
+}
 
 // The segment starting at tile t (of a block ending at tile `end`, first tile `first`).
 Segment segment_at(const Plan& p, std::int64_t t, std::int64_t end, std::int64_t first) {
@@ -281,11 +291,11 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
         float* m = v + 16 * p.v_plane;
 #pragma omp for schedule(static)
         for (std::int64_t o = 0; o < p.out_channels; ++o) transform_weight(p, weight, flip, o, u);
-            // (the loop's barrier: U is complete before any block uses it)
+            // (after the loop's barrier U is complete) Each block: V, the 16 products, y.
 #pragma omp for schedule(dynamic, 1)
         for (std::int64_t b = 0; b < blocks; ++b) {
             const std::int64_t first = b * p.block, end = std::min(p.tiles, first + p.block);
-            try {
+            guarded(error, [&] {
                 for (std::int64_t c = 0; c < p.channels; ++c)
                     for (std::int64_t t = first; t < end;) {
                         const Segment s = segment_at(p, t, end, first);
@@ -306,10 +316,7 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
                     }
                 }
                 if (check != 0.0f) not_finite = 1;  // NaN != 0
-            } catch (...) {
-#pragma omp critical(sg_conv2d_winograd_error)
-                if (!error) error = std::current_exception();
-            }
+            });
         }
     }
     if (error) std::rethrow_exception(error);
@@ -318,7 +325,7 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
 
 bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* dy, float pad_value,
                           float* dweight, int threads) {
-    Plan p = make_plan(g, kGradBlockBytes, kGradBlockTiles);
+    const Plan p = make_plan(g, kGradBlockBytes, kGradBlockTiles);
     const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
     // U holds dU; V and D (in M's place) one block of tiles, shared by the threads.
     Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
@@ -326,14 +333,6 @@ bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* 
     float *du = u_scratch.as<float>(), *v = work.as<float>(), *d = v + 16 * p.v_plane;
 
     std::exception_ptr error;
-    auto guarded = [&error](auto&& body) {  // no exception leaves an OpenMP region
-        try {
-            body();
-        } catch (...) {
-#pragma omp critical(sg_conv2d_winograd_error)
-            if (!error) error = std::current_exception();
-        }
-    };
     int not_finite = 0;
 #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : not_finite)
     {
@@ -343,7 +342,7 @@ bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* 
             // barrier) dU[xi] [O, C] += D[xi] [O, tiles] @ V[xi]^T, one plane per thread at a time.
 #pragma omp for schedule(dynamic, 8)
             for (std::int64_t j = 0; j < p.channels + p.out_channels; ++j)
-                guarded([&] {
+                guarded(error, [&] {
                     for (std::int64_t t = first; t < end;) {
                         const Segment s = segment_at(p, t, end, first);
                         if (j < p.channels)
@@ -355,7 +354,7 @@ bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* 
                 });
 #pragma omp for schedule(static)
             for (int xi = 0; xi < 16; ++xi)
-                guarded([&] {
+                guarded(error, [&] {
                     gemm(false, true, p.out_channels, p.channels, end - first, 1.0f,
                          d + xi * p.m_plane, p.block, v + xi * p.v_plane, p.block,
                          b == 0 ? 0.0f : 1.0f, du + xi * p.u_plane, p.channels, 1);
