@@ -41,8 +41,10 @@ constexpr std::int64_t kGroupColumns = 1024;
 // on the thread count.
 constexpr std::int64_t kWeightGradChunks = 8;
 // Input channels per group from which dx is computed as a forward convolution of dy (see
-// input_gradient_as_forward); below it, as weight^T @ dy and col2im.
+// input_gradient_as_forward); below it, as weight^T @ dy and col2im, except from
+// kTransposedDirectMinChannels where that forward reads dy in place (conv2d_direct.hpp).
 constexpr std::int64_t kTransposedMinChannels = 64;
+constexpr std::int64_t kTransposedDirectMinChannels = 16;
 
 [[noreturn]] void fail(const std::string& message) {
     throw std::invalid_argument("conv2d: " + message);
@@ -285,15 +287,40 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     }
 }
 
+// The geometry of dx as a forward convolution of dy (see transposed_forward), checked.
+Conv2dGeometry transposed_geometry(const Conv2dGeometry& g) {
+    Conv2dGeometry t = g;
+    t.channels = g.out_channels;
+    t.height = g.out_height;
+    t.width = g.out_width;
+    t.out_channels = g.channels;
+    t.weight_channels = g.out_channels / g.groups;
+    t.pad_top = g.dh * (g.kh - 1) - g.pad_top;
+    t.pad_bottom = g.dh * (g.kh - 1) - g.pad_bottom;
+    t.pad_left = g.dw * (g.kw - 1) - g.pad_left;
+    t.pad_right = g.dw * (g.kw - 1) - g.pad_right;
+    conv2d_check_geometry(t);
+    return t;
+}
+
 // Whether dx is better computed as the forward convolution of dy with the flipped, transposed
 // weights (no col2im; the forward's implicit im2col): with stride 1, padding within the dilated
 // kernel, and enough input channels per group that the GEMM's M = C/groups keeps it efficient (its
-// im2col matrix has O/groups * kh * kw rows). Measured in benchmarks/NOTES.md.
+// im2col matrix has O/groups * kh * kw rows); from 16 channels where that forward can read dy
+// in place (float32 on AVX-512, conv2d_direct.hpp; through the gather instead, for a batch below
+// the thread count, it still beats col2im). Measured in benchmarks/NOTES.md (items 4 and 20).
+// Never depends on the thread count: the two forms' sums differ.
+template <typename T>
 bool input_gradient_as_forward(const Conv2dGeometry& g) {
     const std::int64_t reach_h = g.dh * (g.kh - 1), reach_w = g.dw * (g.kw - 1);
-    return g.sh == 1 && g.sw == 1 && !g.pointwise() &&
-           g.weight_channels >= kTransposedMinChannels && g.pad_top <= reach_h &&
-           g.pad_bottom <= reach_h && g.pad_left <= reach_w && g.pad_right <= reach_w;
+    if (g.sh != 1 || g.sw != 1 || g.pointwise() || g.pad_top > reach_h || g.pad_bottom > reach_h ||
+        g.pad_left > reach_w || g.pad_right > reach_w)
+        return false;
+    if (g.weight_channels >= kTransposedMinChannels) return true;
+    if constexpr (std::is_same_v<T, float>)
+        return g.weight_channels >= kTransposedDirectMinChannels &&
+               DirectConv2d::forward_applies(transposed_geometry(g));
+    return false;
 }
 
 // dx [N,C,H,W] = conv2d(dy [N,O,Ho,Wo], w' [C, O/groups, kh, kw]) with stride 1, the same dilation
@@ -304,17 +331,7 @@ template <typename T>
 void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T* dx) {
     const std::int64_t og = g.out_channels / g.groups, cg = g.weight_channels;
     const std::int64_t taps = g.kh * g.kw;
-    Conv2dGeometry t = g;
-    t.channels = g.out_channels;
-    t.height = g.out_height;
-    t.width = g.out_width;
-    t.out_channels = g.channels;
-    t.weight_channels = og;
-    t.pad_top = g.dh * (g.kh - 1) - g.pad_top;
-    t.pad_bottom = g.dh * (g.kh - 1) - g.pad_bottom;
-    t.pad_left = g.dw * (g.kw - 1) - g.pad_left;
-    t.pad_right = g.dw * (g.kw - 1) - g.pad_right;
-    conv2d_check_geometry(t);
+    const Conv2dGeometry t = transposed_geometry(g);
     if constexpr (std::is_same_v<T, float>) {  // the Winograd form reads the weights flipped itself
         const int threads = threads_for(checked_mul(checked_mul(2 * t.batch, t.out_channels),
                                                     checked_mul(og * taps, t.out_pixels())));
@@ -387,7 +404,7 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         return;
     }
 
-    if (dx != nullptr && input_gradient_as_forward(g)) {
+    if (dx != nullptr && input_gradient_as_forward<T>(g)) {
         transposed_forward(g, weight, dy, dx);
         if (dweight == nullptr && dbias == nullptr) return;
         dx = nullptr;  // done: the chunks below compute the weight and bias gradients only

@@ -120,6 +120,12 @@ std::unique_ptr<DirectConv2d> DirectConv2d::forward_plan(const Conv2dGeometry& g
     return direct;
 }
 
+bool DirectConv2d::forward_applies(const Conv2dGeometry& g) {
+    const gemm_detail::KernelSet& set = gemm_detail::active_kernels();
+    if (set.kernel_in_place_f32 == nullptr || !direct_shape(g)) return false;
+    return dropped_pay(g, DirectConv2d(g, &set, true).columns_);
+}
+
 std::unique_ptr<DirectConv2d> DirectConv2d::weight_grad_plan(const Conv2dGeometry& g,
                                                              const float* x, float pad_value) {
     const gemm_detail::KernelSet& set = gemm_detail::active_kernels();

@@ -27,6 +27,8 @@ public:
     // costing more than the gather they save). `weights`: the packed weights of group 0.
     static std::unique_ptr<DirectConv2d> forward_plan(const Conv2dGeometry& g,
                                                       const PackedA<float>& weights);
+    // Whether forward_plan gives a plan for g with the active kernels (weights packed for them).
+    static bool forward_applies(const Conv2dGeometry& g);
     // The weight-gradient plan for the active kernels, or null (as above; also when one image is
     // less than one k block deep, Ho * S < 512, or when a value the dropped columns read, in x or
     // the padding, is not finite: 0 * inf would leak a NaN). conv2d uses it when dx is not

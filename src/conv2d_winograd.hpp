@@ -14,7 +14,7 @@ namespace sg {
 // 16 products per 4 outputs instead of 36: 2.25x fewer multiplies than the direct sum, paid for
 // by the transforms, which cost O(C + O) per tile against the products' O(C * O). The transforms
 // add and halve only, so the results differ from the direct sum by rounding alone (RMS error
-// against float64 1.0-1.9x the direct sum's at 64-512 channels, measured; tests allow 3x).
+// against float64 0.9-1.9x the direct sum's at 64-512 channels, measured; tests allow 3x).
 
 // Whether conv2d's float32 forward (and the input gradient, as the forward of dy) takes this form:
 // a 3x3 kernel, stride 1, no dilation, one group, and at least kWinogradMinChannels input and

@@ -91,6 +91,8 @@ def test_input_gradient_with_many_channels(case, dtype, rng):
         dict(x=(2, 64, 24, 24), w=(40, 64, 3, 3), pads=(1, 1, 1, 1)),  # two k blocks
         dict(x=(2, 4, 31, 17), w=(12, 2, 3, 2), pads=(0, 3, 2, 0), dilation=(2, 1), groups=2),
         dict(x=(2, 5, 40, 12), w=(16, 5, 1, 1), pads=(1, 1, 1, 1)),  # padding past the reach
+        dict(x=(2, 32, 14, 14), w=(64, 32, 3, 3), pads=(1, 1, 1, 1)),  # dx: a forward from 16 ch
+        dict(x=(1, 16, 9, 11), w=(8, 16, 3, 3), pads=(2, 0, 1, 2)),  # ... batch 1: gathered
     ],
 )
 @pytest.mark.parametrize("input_grad", [False, True])
