@@ -112,9 +112,9 @@ void transform_input(const Plan& p, const float* x, float pad_value, const Segme
             std::fill(d[i], d[i] + width, pad_value);
             continue;
         }
-        const float* src = plane + row * p.width + first_col;
+        const float* src = plane + row * p.width + (first_col + lo);  // the first column inside
         std::fill(d[i], d[i] + lo, pad_value);
-        std::copy(src + lo, src + hi, d[i] + lo);
+        std::copy(src, src + (hi - lo), d[i] + lo);
         std::fill(d[i] + hi, d[i] + width, pad_value);
     }
     float e[4][kWidth];  // B^T d

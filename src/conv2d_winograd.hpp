@@ -1,5 +1,4 @@
-// conv2d_winograd.hpp: float32 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2,
-// 3x3).
+// conv2d_winograd.hpp: float32 3x3 stride-1 conv2d by Winograd's minimal filtering F(2x2, 3x3).
 #pragma once
 #include "conv2d.hpp"
 
@@ -16,9 +15,9 @@ namespace sg {
 // add and halve only, so the results differ from the direct sum by rounding alone (RMS error
 // against float64 0.9-1.9x the direct sum's at 64-512 channels, measured; tests allow 3x).
 
-// Whether conv2d's float32 forward (and the input gradient, as the forward of dy) takes this form:
-// a 3x3 kernel, stride 1, no dilation, one group, and at least kWinogradMinChannels input and
-// output channels (below that the transforms cost what the products save; benchmarks/NOTES.md).
+// Whether conv2d's float32 forward, input gradient (as the forward of dy) and weight gradient take
+// this form: a 3x3 kernel, stride 1, no dilation, one group, and at least 64 input and output
+// channels (below that the transforms cost what the products save; benchmarks/NOTES.md, item 19).
 bool winograd_applies(const Conv2dGeometry& g);
 
 // y [N,O,Ho,Wo] = conv2d(x [N,C,H,W], weight) + bias[o] (bias may be null), borders reading
