@@ -57,6 +57,12 @@ std::string pair(std::int64_t a, std::int64_t b) {
     return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
 }
 
+// 2 x the multiply-adds of the forward of g (checked g): the thread count follows it.
+std::int64_t forward_flops(const Conv2dGeometry& g) {
+    return checked_mul(checked_mul(2 * g.batch, g.out_channels),
+                       checked_mul(g.weight_channels * g.kh * g.kw, g.out_pixels()));
+}
+
 // Runs body(i, thread) for i in [0, count) on `threads` threads (dynamic schedule); the first
 // exception thrown by any iteration is rethrown on the calling thread once the loop has finished.
 template <typename Body>
@@ -208,9 +214,7 @@ void forward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, c
     if ((x == nullptr && image > 0) || (weight == nullptr && og * rows_g > 0) || y == nullptr)
         fail("forward: null pointer");
     const bool pointwise = g.pointwise();
-    const std::int64_t flops =
-        checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
-    const int threads = threads_for(flops);
+    const int threads = threads_for(forward_flops(g));
     if constexpr (std::is_same_v<T, float>) {
         // float32 3x3 stride 1 with many channels: Winograd's F(2x2, 3x3) (conv2d_winograd.hpp),
         // unless an output came out inf or NaN, which the direct sum below then recomputes.
@@ -333,8 +337,7 @@ void transposed_forward(const Conv2dGeometry& g, const T* weight, const T* dy, T
     const std::int64_t taps = g.kh * g.kw;
     const Conv2dGeometry t = transposed_geometry(g);
     if constexpr (std::is_same_v<T, float>) {  // the Winograd form reads the weights flipped itself
-        const int threads = threads_for(checked_mul(checked_mul(2 * t.batch, t.out_channels),
-                                                    checked_mul(og * taps, t.out_pixels())));
+        const int threads = threads_for(forward_flops(t));
         if (winograd_applies(t) &&
             winograd_forward(t, dy, weight, true, nullptr, T(0), dx, threads))
             return;
@@ -366,9 +369,7 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
     if (dy == nullptr && n > 0 && g.out_channels > 0) fail("backward: null dy");
     if (dx != nullptr && weight == nullptr && weight_size > 0) fail("backward: null weight");
     if (dweight != nullptr && x == nullptr && image > 0 && n > 0) fail("backward: null x");
-    const std::int64_t flops =
-        checked_mul(checked_mul(2 * n, g.out_channels), checked_mul(rows_g, pixels));
-    const int threads = threads_for(flops);
+    const int threads = threads_for(forward_flops(g));
 
     // The weight and bias gradients are summed over the batch in `reduced_chunks` chunks of images,
     // each into its own accumulator, then over the chunks in order: any thread count, same bits.

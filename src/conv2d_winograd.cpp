@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <vector>
 
 #include "buffer.hpp"
 #include "checked_math.hpp"
@@ -56,12 +57,30 @@ void guarded(std::exception_ptr& error, Body&& body) {
     }
 }
 
-// The segment starting at tile t (of a block ending at tile `end`, first tile `first`).
-Segment segment_at(const Plan& p, std::int64_t t, std::int64_t end, std::int64_t first) {
-    const std::int64_t per_image = p.tile_rows * p.tile_cols, rest = t % per_image;
-    Segment s{t / per_image, rest / p.tile_cols, rest % p.tile_cols, 0, t - first};
-    s.count = std::min({p.tile_cols - s.tx, end - t, kSegmentTiles});
-    return s;
+// The segments of every block of tiles, in order: block b's are list[starts[b]] up to
+// list[starts[b + 1]] (computed once per call; every channel's transforms walk them).
+struct BlockSegments {
+    std::vector<Segment> list;
+    std::vector<std::int64_t> starts;
+    std::int64_t blocks() const { return std::int64_t(starts.size()) - 1; }
+};
+
+BlockSegments block_segments(const Plan& p) {
+    BlockSegments out;
+    const std::int64_t per_image = p.tile_rows * p.tile_cols;
+    for (std::int64_t first = 0; first < p.tiles; first += p.block) {
+        out.starts.push_back(std::int64_t(out.list.size()));
+        const std::int64_t end = std::min(p.tiles, first + p.block);
+        for (std::int64_t t = first; t < end;) {
+            const std::int64_t rest = t % per_image;
+            Segment s{t / per_image, rest / p.tile_cols, rest % p.tile_cols, 0, t - first};
+            s.count = std::min({p.tile_cols - s.tx, end - t, kSegmentTiles});
+            out.list.push_back(s);
+            t += s.count;
+        }
+    }
+    out.starts.push_back(std::int64_t(out.list.size()));
+    return out;
 }
 
 // transform_weight: weight [O,C,3,3] (flip: [C,O,3,3] read flipped) -> u [16][O, C], output
@@ -277,7 +296,7 @@ bool winograd_applies(const Conv2dGeometry& g) {
 bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weight, bool flip,
                       const float* bias, float pad_value, float* y, int threads) {
     const Plan p = make_plan(g, kBlockBytes, std::numeric_limits<std::int64_t>::max());
-    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
+    const BlockSegments segments = block_segments(p);
     const std::int64_t per_worker = 16 * (p.v_plane + p.m_plane);
     Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
     Scratch work(std::size_t(checked_mul(per_worker, threads, "conv2d")) * sizeof(float));
@@ -289,19 +308,19 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
     {
         float* v = work.as<float>() + thread_index() * per_worker;
         float* m = v + 16 * p.v_plane;
+        // U on all threads (complete after the loop's barrier); then each block: V, the 16
+        // products, y.
 #pragma omp for schedule(static)
         for (std::int64_t o = 0; o < p.out_channels; ++o) transform_weight(p, weight, flip, o, u);
-            // (after the loop's barrier U is complete) Each block: V, the 16 products, y.
 #pragma omp for schedule(dynamic, 1)
-        for (std::int64_t b = 0; b < blocks; ++b) {
+        for (std::int64_t b = 0; b < segments.blocks(); ++b) {
             const std::int64_t first = b * p.block, end = std::min(p.tiles, first + p.block);
+            const Segment *begin = segments.list.data() + segments.starts[b],
+                          *stop = segments.list.data() + segments.starts[b + 1];
             guarded(error, [&] {
                 for (std::int64_t c = 0; c < p.channels; ++c)
-                    for (std::int64_t t = first; t < end;) {
-                        const Segment s = segment_at(p, t, end, first);
-                        transform_input(p, x, pad_value, s, c, v);
-                        t += s.count;
-                    }
+                    for (const Segment* s = begin; s < stop; ++s)
+                        transform_input(p, x, pad_value, *s, c, v);
                 for (int xi = 0; xi < 16; ++xi)  // M[xi] [O, tiles] = U[xi] [O, C] @ V[xi]
                     gemm(false, false, p.out_channels, end - first, p.channels, 1.0f,
                          u + xi * p.u_plane, p.channels, v + xi * p.v_plane, p.block, 0.0f,
@@ -309,11 +328,8 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
                 float check = 0.0f;
                 for (std::int64_t o = 0; o < p.out_channels; ++o) {
                     const float b_o = bias != nullptr ? bias[o] : 0.0f;
-                    for (std::int64_t t = first; t < end;) {
-                        const Segment s = segment_at(p, t, end, first);
-                        check += transform_output(p, m, b_o, s, o, y);
-                        t += s.count;
-                    }
+                    for (const Segment* s = begin; s < stop; ++s)
+                        check += transform_output(p, m, b_o, *s, o, y);
                 }
                 if (check != 0.0f) not_finite = 1;  // NaN != 0
             });
@@ -326,7 +342,7 @@ bool winograd_forward(const Conv2dGeometry& g, const float* x, const float* weig
 bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* dy, float pad_value,
                           float* dweight, int threads) {
     const Plan p = make_plan(g, kGradBlockBytes, kGradBlockTiles);
-    const std::int64_t blocks = (p.tiles + p.block - 1) / p.block;
+    const BlockSegments segments = block_segments(p);
     // U holds dU; V and D (in M's place) one block of tiles, shared by the threads.
     Scratch u_scratch(std::size_t(checked_mul(16, p.u_plane, "conv2d")) * sizeof(float));
     Scratch work(std::size_t(16 * (p.v_plane + p.m_plane)) * sizeof(float));
@@ -336,20 +352,20 @@ bool winograd_weight_grad(const Conv2dGeometry& g, const float* x, const float* 
     int not_finite = 0;
 #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : not_finite)
     {
-        for (std::int64_t b = 0; b < blocks; ++b) {
+        for (std::int64_t b = 0; b < segments.blocks(); ++b) {
             const std::int64_t first = b * p.block, end = std::min(p.tiles, first + p.block);
+            const Segment *begin = segments.list.data() + segments.starts[b],
+                          *stop = segments.list.data() + segments.starts[b + 1];
             // V of every input channel and D of every output channel, then (after the loop's
             // barrier) dU[xi] [O, C] += D[xi] [O, tiles] @ V[xi]^T, one plane per thread at a time.
 #pragma omp for schedule(dynamic, 8)
             for (std::int64_t j = 0; j < p.channels + p.out_channels; ++j)
                 guarded(error, [&] {
-                    for (std::int64_t t = first; t < end;) {
-                        const Segment s = segment_at(p, t, end, first);
+                    for (const Segment* s = begin; s < stop; ++s) {
                         if (j < p.channels)
-                            transform_input(p, x, pad_value, s, j, v);
+                            transform_input(p, x, pad_value, *s, j, v);
                         else
-                            transform_gradient(p, dy, s, j - p.channels, d);
-                        t += s.count;
+                            transform_gradient(p, dy, *s, j - p.channels, d);
                     }
                 });
 #pragma omp for schedule(static)
