@@ -36,7 +36,7 @@ void conv2d_check_geometry(Conv2dGeometry& g);
 // constant padding `pad_value` folded in. float32 stride-1 convolutions on AVX-512 may instead read
 // one padded copy of each image in place, in per-thread scratch, where that pays and every thread
 // gets an image (conv2d_direct.hpp): bit-identical. float32 3x3 stride-1 convolutions with at least
-// 64 input and output channels use Winograd's F(2x2, 3x3) instead (conv2d_winograd.hpp): 2.25x
+// 32 input and output channels use Winograd's F(2x2, 3x3) instead (conv2d_winograd.hpp): 2.25x
 // fewer multiplies, the same values up to rounding, the direct sum again wherever an output would
 // not be finite.
 // Parallel over blocks of images or, for small batches, inside the GEMM; results do not depend on

@@ -10,15 +10,106 @@
 #include "buffer.hpp"
 #include "checked_math.hpp"
 #include "gemm.hpp"
+#include "gemm_kernels.hpp"
 #include "threads.hpp"
 
 namespace sg {
 
+namespace gemm_detail {  // the portable transforms (the contracts: gemm_kernels.hpp)
+
+// B^T d B for each tile, B^T = [[1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1]]: the padded patch
+// rows d, then B^T d per column, then (B^T d) B per tile.
+void winograd_input_portable_f32(const float* const rows[4], std::int64_t width,
+                                 std::int64_t first, std::int64_t count, float pad, float* v,
+                                 std::int64_t plane) {
+    constexpr std::int64_t kWidth = 2 * kWinogradSegmentTiles + 2;
+    const std::int64_t cols = 2 * count + 2;
+    const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, cols);
+    const std::int64_t hi = std::clamp<std::int64_t>(width - first, lo, cols);
+    float d[4][kWidth];
+    for (int i = 0; i < 4; ++i) {
+        std::fill(d[i], d[i] + cols, pad);
+        if (rows[i] != nullptr && hi > lo)
+            std::copy(rows[i] + (first + lo), rows[i] + (first + hi), d[i] + lo);
+    }
+    float e[4][kWidth];  // B^T d
+    for (std::int64_t q = 0; q < cols; ++q) {
+        e[0][q] = d[0][q] - d[2][q];
+        e[1][q] = d[1][q] + d[2][q];
+        e[2][q] = d[2][q] - d[1][q];
+        e[3][q] = d[1][q] - d[3][q];
+    }
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B, row i
+        float *v0 = v + (4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane, *v3 = v2 + plane;
+        const float* r = e[i];
+        for (std::int64_t k = 0; k < count; ++k) {
+            const float a0 = r[2 * k], a1 = r[2 * k + 1], a2 = r[2 * k + 2], a3 = r[2 * k + 3];
+            v0[k] = a0 - a2;
+            v1[k] = a1 + a2;
+            v2[k] = a2 - a1;
+            v3[k] = a1 - a3;
+        }
+    }
+}
+
+// A^T m A + bias for each tile, A^T = [[1,1,1,0], [0,1,-1,-1]].
+float winograd_output_portable_f32(const float* m, std::int64_t plane, std::int64_t count,
+                                   float bias, float* const out[2], std::int64_t cols) {
+    float r[4][kWinogradSegmentTiles];  // the tiles' outputs (0,0), (0,1), (1,0), (1,1)
+    for (std::int64_t k = 0; k < count; ++k) {
+        float top[4], bottom[4];  // A^T m
+        for (int j = 0; j < 4; ++j) {
+            top[j] = m[j * plane + k] + m[(4 + j) * plane + k] + m[(8 + j) * plane + k];
+            bottom[j] = m[(4 + j) * plane + k] - m[(8 + j) * plane + k] - m[(12 + j) * plane + k];
+        }
+        r[0][k] = top[0] + top[1] + top[2] + bias;
+        r[1][k] = top[1] - top[2] - top[3] + bias;
+        r[2][k] = bottom[0] + bottom[1] + bottom[2] + bias;
+        r[3][k] = bottom[1] - bottom[2] - bottom[3] + bias;
+    }
+    float check = 0.0f;  // x * 0 is 0 for finite x, NaN for an inf or a NaN
+    for (int half = 0; half < 2; ++half) {
+        if (out[half] == nullptr) continue;
+        const float *left = r[2 * half], *right = r[2 * half + 1];
+        for (std::int64_t q = 0; q < cols; ++q) {
+            const float value = q % 2 == 0 ? left[q / 2] : right[q / 2];
+            out[half][q] = value;
+            check += value * 0.0f;
+        }
+    }
+    return check;
+}
+
+// A g A^T for each tile, A = [[1,0], [1,1], [1,-1], [0,-1]] (the adjoint of the output transform).
+void winograd_gradient_portable_f32(const float* const g[2], std::int64_t cols,
+                                    std::int64_t count, float* d, std::int64_t plane) {
+    float rows[2][2 * kWinogradSegmentTiles];
+    for (int half = 0; half < 2; ++half) {
+        std::fill(rows[half], rows[half] + 2 * count, 0.0f);
+        if (g[half] != nullptr) std::copy(g[half], g[half] + cols, rows[half]);
+    }
+    for (std::int64_t k = 0; k < count; ++k) {
+        const float g00 = rows[0][2 * k], g01 = rows[0][2 * k + 1];
+        const float g10 = rows[1][2 * k], g11 = rows[1][2 * k + 1];
+        const float ag[4][2] = {
+            {g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11}, {-g10, -g11}};  // A g
+        for (int i = 0; i < 4; ++i) {  // (A g) A^T, row i
+            d[(4 * i + 0) * plane + k] = ag[i][0];
+            d[(4 * i + 1) * plane + k] = ag[i][0] + ag[i][1];
+            d[(4 * i + 2) * plane + k] = ag[i][0] - ag[i][1];
+            d[(4 * i + 3) * plane + k] = -ag[i][1];
+        }
+    }
+}
+
+}  // namespace gemm_detail
+
 namespace {
 
 // Input and output channels from which the forward takes this form. Measured (benchmarks/NOTES.md,
-// item 19): 64 to 256 channels 15-40% faster than the direct sum, 32 level or slower.
-constexpr std::int64_t kWinogradMinChannels = 64;
+// items 19 and 21): with the AVX-512 transforms 32 to 256 channels run 4-40% faster than the
+// direct forms (forward + backward), 16 channels 30-45% slower.
+constexpr std::int64_t kWinogradMinChannels = 32;
 // Bytes of one block's V and M together (per thread): the block's tiles are sized to this.
 constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
 // The weight gradient's blocks (V and D, shared by the threads): the block's tiles are the depth
@@ -26,7 +117,7 @@ constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
 constexpr std::int64_t kGradBlockBytes = std::int64_t(8) << 20;
 constexpr std::int64_t kGradBlockTiles = 512;
 // Most tiles of one segment: a run of tiles along one tile row, transformed together.
-constexpr std::int64_t kSegmentTiles = 32;
+constexpr std::int64_t kSegmentTiles = gemm_detail::kWinogradSegmentTiles;
 // Floats between the 16 planes of U, V and M. The planes are often a power of two long, and 16
 // streams at such a stride fall into one L1 set: the weight transform ran 4x slower unpadded.
 constexpr std::int64_t kPlanePad = 16;
@@ -38,6 +129,7 @@ struct Plan {
     std::int64_t tile_rows, tile_cols, tiles;  // tiles: 2x2 output blocks of all images
     std::int64_t block;                        // tiles per block (the last block may be shorter)
     std::int64_t u_plane, v_plane, m_plane;    // plane strides of U, V and M or D (floats)
+    const gemm_detail::KernelSet* kernels;     // the transforms of the ISA in use
 };
 
 // A run of `count` tiles of one tile row: image `image`, tile row `ty`, tile columns from `tx`;
@@ -115,123 +207,53 @@ void transform_weight(const Plan& p, const float* weight, bool flip, std::int64_
 
 // transform_input: the tiles of segment s of channel c, x [N,C,H,W] -> v [16][C, block]:
 // v[xi][c][column + k] = (B^T d B)[xi], d the 4x4 patch of the padded image at (2 ty - pad_top,
-// 2 (tx + k) - pad_left), B^T = [[1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1]]. Past the image
-// (borders, and the rows and columns beyond the last output) reads pad_value.
+// 2 (tx + k) - pad_left). Past the image (borders, and the rows and columns beyond the last output)
+// reads pad_value.
 void transform_input(const Plan& p, const float* x, float pad_value, const Segment& s,
                      std::int64_t c, float* v) {
-    constexpr std::int64_t kWidth = 2 * kSegmentTiles + 2;
-    const std::int64_t width = 2 * s.count + 2, first_col = 2 * s.tx - p.pad_left;
-    const std::int64_t lo = std::clamp<std::int64_t>(-first_col, 0, width);
-    const std::int64_t hi = std::clamp<std::int64_t>(p.width - first_col, lo, width);
     const float* plane = x + (s.image * p.channels + c) * p.height * p.width;
-    float d[4][kWidth];
+    const float* rows[4];
     for (int i = 0; i < 4; ++i) {
         const std::int64_t row = 2 * s.ty - p.pad_top + i;
-        if (row < 0 || row >= p.height) {
-            std::fill(d[i], d[i] + width, pad_value);
-            continue;
-        }
-        const float* src = plane + row * p.width + (first_col + lo);  // the first column inside
-        std::fill(d[i], d[i] + lo, pad_value);
-        std::copy(src, src + (hi - lo), d[i] + lo);
-        std::fill(d[i] + hi, d[i] + width, pad_value);
+        rows[i] = row < 0 || row >= p.height ? nullptr : plane + row * p.width;
     }
-    float e[4][kWidth];  // B^T d
-    for (std::int64_t q = 0; q < width; ++q) {
-        e[0][q] = d[0][q] - d[2][q];
-        e[1][q] = d[1][q] + d[2][q];
-        e[2][q] = d[2][q] - d[1][q];
-        e[3][q] = d[1][q] - d[3][q];
-    }
-    for (int i = 0; i < 4; ++i) {  // (B^T d) B, row i
-        float* out = v + (4 * i) * p.v_plane + c * p.block + s.column;
-        float *v0 = out, *v1 = out + p.v_plane, *v2 = v1 + p.v_plane, *v3 = v2 + p.v_plane;
-        const float* r = e[i];
-        for (std::int64_t k = 0; k < s.count; ++k) {
-            const float a0 = r[2 * k], a1 = r[2 * k + 1], a2 = r[2 * k + 2], a3 = r[2 * k + 3];
-            v0[k] = a0 - a2;
-            v1[k] = a1 + a2;
-            v2[k] = a2 - a1;
-            v3[k] = a1 - a3;
-        }
-    }
+    p.kernels->winograd_input_f32(rows, p.width, 2 * s.tx - p.pad_left, s.count, pad_value,
+                                  v + c * p.block + s.column, p.v_plane);
 }
 
 // transform_output: the tiles of segment s of output channel o, m [16][O, block] -> y [N,O,Ho,Wo]:
-// the 2x2 block at (2 ty, 2 (tx + k)) = A^T m A + bias, A^T = [[1,1,1,0], [0,1,-1,-1]]; the row and
-// column past an odd Ho or Wo are dropped. Returns 0 when every value written is finite, else NaN.
+// the 2x2 blocks at (2 ty, 2 (tx + k)) plus bias; the row and column past an odd Ho or Wo are
+// dropped. Returns 0 when every value written is finite, else NaN.
 float transform_output(const Plan& p, const float* m, float bias, const Segment& s, std::int64_t o,
                        float* y) {
-    const float* in[16];
-    for (int xi = 0; xi < 16; ++xi) in[xi] = m + xi * p.m_plane + o * p.block + s.column;
-    float r[4][kSegmentTiles];  // the tiles' outputs (0,0), (0,1), (1,0), (1,1)
-    for (std::int64_t k = 0; k < s.count; ++k) {
-        float top[4], bottom[4];  // A^T m
-        for (int j = 0; j < 4; ++j) {
-            top[j] = in[j][k] + in[4 + j][k] + in[8 + j][k];
-            bottom[j] = in[4 + j][k] - in[8 + j][k] - in[12 + j][k];
-        }
-        r[0][k] = top[0] + top[1] + top[2] + bias;
-        r[1][k] = top[1] - top[2] - top[3] + bias;
-        r[2][k] = bottom[0] + bottom[1] + bottom[2] + bias;
-        r[3][k] = bottom[1] - bottom[2] - bottom[3] + bias;
-    }
-    // Whole tiles, then the last one's left column alone when Wo is odd and the row ends here.
-    const bool odd_end = s.tx + s.count == p.tile_cols && p.out_width % 2 == 1;
-    const std::int64_t whole = s.count - (odd_end ? 1 : 0);
-    float check = 0.0f;  // x * 0 is 0 for finite x, NaN for an inf or a NaN
+    float* out[2];
     for (int half = 0; half < 2; ++half) {
         const std::int64_t row = 2 * s.ty + half;
-        if (row >= p.out_height) break;
-        float* out =
-            y + ((s.image * p.out_channels + o) * p.out_height + row) * p.out_width + 2 * s.tx;
-        const float *left = r[2 * half], *right = r[2 * half + 1];
-        for (std::int64_t k = 0; k < whole; ++k) {
-            out[2 * k] = left[k];
-            out[2 * k + 1] = right[k];
-            check += left[k] * 0.0f + right[k] * 0.0f;
-        }
-        if (odd_end) {
-            out[2 * whole] = left[whole];
-            check += left[whole] * 0.0f;
-        }
+        out[half] = row >= p.out_height ? nullptr
+                                        : y + ((s.image * p.out_channels + o) * p.out_height + row) *
+                                                  p.out_width +
+                                              2 * s.tx;
     }
-    return check;
+    const std::int64_t cols = std::min(2 * s.count, p.out_width - 2 * s.tx);
+    return p.kernels->winograd_output_f32(m + o * p.block + s.column, p.m_plane, s.count, bias, out,
+                                          cols);
 }
 
 // transform_gradient: the tiles of segment s of output channel o, dy [N,O,Ho,Wo] -> d [16][O,
 // block]: d[xi][o][column + k] = (A g A^T)[xi], g the 2x2 block of dy at (2 ty, 2 (tx + k)), zero
-// past Ho and Wo; A = [[1,0], [1,1], [1,-1], [0,-1]] (the adjoint of transform_output).
+// past Ho and Wo.
 void transform_gradient(const Plan& p, const float* dy, const Segment& s, std::int64_t o,
                         float* d) {
-    float rows[2][2 * kSegmentTiles];
-    const std::int64_t first_col = 2 * s.tx, width = 2 * s.count;
-    const std::int64_t valid = std::min(width, p.out_width - first_col);
+    const float* g[2];
     for (int half = 0; half < 2; ++half) {
         const std::int64_t row = 2 * s.ty + half;
-        float* r = rows[half];
-        if (row >= p.out_height) {
-            std::fill(r, r + width, 0.0f);
-            continue;
-        }
-        const float* src =
-            dy + ((s.image * p.out_channels + o) * p.out_height + row) * p.out_width + first_col;
-        std::copy(src, src + valid, r);
-        std::fill(r + valid, r + width, 0.0f);
+        g[half] = row >= p.out_height ? nullptr
+                                      : dy + ((s.image * p.out_channels + o) * p.out_height + row) *
+                                                 p.out_width +
+                                            2 * s.tx;
     }
-    float* out = d + o * p.block + s.column;
-    for (std::int64_t k = 0; k < s.count; ++k) {
-        const float g00 = rows[0][2 * k], g01 = rows[0][2 * k + 1];
-        const float g10 = rows[1][2 * k], g11 = rows[1][2 * k + 1];
-        const float ag[4][2] = {
-            {g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11}, {-g10, -g11}};  // A g
-        for (int i = 0; i < 4; ++i) {  // (A g) A^T, row i
-            out[(4 * i + 0) * p.m_plane + k] = ag[i][0];
-            out[(4 * i + 1) * p.m_plane + k] = ag[i][0] + ag[i][1];
-            out[(4 * i + 2) * p.m_plane + k] = ag[i][0] - ag[i][1];
-            out[(4 * i + 3) * p.m_plane + k] = -ag[i][1];
-        }
-    }
+    const std::int64_t cols = std::min(2 * s.count, p.out_width - 2 * s.tx);
+    p.kernels->winograd_gradient_f32(g, cols, s.count, d + o * p.block + s.column, p.m_plane);
 }
 
 // transform_weight_grad: du [16][O, C] -> dweight [O,C,3,3] for output channel o: dweight[o,c] =
@@ -282,6 +304,7 @@ Plan make_plan(const Conv2dGeometry& g, std::int64_t block_bytes, std::int64_t m
     p.u_plane = checked_add(checked_mul(p.out_channels, p.channels, "conv2d"), kPlanePad, "conv2d");
     p.v_plane = p.channels * p.block + kPlanePad;
     p.m_plane = p.out_channels * p.block + kPlanePad;
+    p.kernels = &gemm_detail::active_kernels();
     return p;
 }
 

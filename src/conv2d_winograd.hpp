@@ -16,8 +16,10 @@ namespace sg {
 // against float64 0.9-1.9x the direct sum's at 64-512 channels, measured; tests allow 3x).
 
 // Whether conv2d's float32 forward, input gradient (as the forward of dy) and weight gradient take
-// this form: a 3x3 kernel, stride 1, no dilation, one group, and at least 64 input and output
-// channels (below that the transforms cost what the products save; benchmarks/NOTES.md, item 19).
+// this form: a 3x3 kernel, stride 1, no dilation, one group, and at least 32 input and output
+// channels (below that the transforms cost more than the products save; benchmarks/NOTES.md,
+// items 19 and 21). The tile transforms are the kernel set's (gemm_kernels.hpp): AVX-512 or
+// portable, the same bits.
 bool winograd_applies(const Conv2dGeometry& g);
 
 // y [N,O,Ho,Wo] = conv2d(x [N,C,H,W], weight) + bias[o] (bias may be null), borders reading

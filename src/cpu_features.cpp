@@ -18,13 +18,18 @@ namespace gemm_detail {
 namespace {
 
 constexpr KernelSet kGeneric = {"generic", kernel_generic_f32, kGenericF32, kernel_generic_f64,
-                                kGenericF64, nullptr, nullptr, nullptr, nullptr, nullptr};
+                                kGenericF64, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                winograd_input_portable_f32, winograd_output_portable_f32,
+                                winograd_gradient_portable_f32};
 constexpr KernelSet kAvx2 = {"avx2", kernel_avx2_f32, kAvx2F32, kernel_avx2_f64, kAvx2F64,
-                             nullptr, nullptr, nullptr, nullptr, nullptr};
+                             nullptr, nullptr, nullptr, nullptr, nullptr,
+                             winograd_input_portable_f32, winograd_output_portable_f32,
+                             winograd_gradient_portable_f32};
 constexpr KernelSet kAvx512 = {"avx512", kernel_avx512_f32, kAvx512F32, kernel_avx512_f64,
                                kAvx512F64, pack_rows_avx512_f32, pack_cols_avx512_f32,
                                im2col_pieces_avx512_f32, kernel_in_place_avx512_f32,
-                               kernel_in_place_a_avx512_f32};
+                               kernel_in_place_a_avx512_f32, winograd_input_avx512_f32,
+                               winograd_output_avx512_f32, winograd_gradient_avx512_f32};
 
 #if defined(_MSC_VER) && defined(_M_X64)
 // MSVC has no __builtin_cpu_supports: read CPUID, and XGETBV for the register state the OS saves.

@@ -78,6 +78,27 @@ using Im2colPiecesF32 = void (*)(const float* x, std::int64_t height, std::int64
 // The most lanes of one piece (the vector routine copies two 16-lane halves, without branches).
 constexpr std::int64_t kIm2colPieceLanes = 32;
 
+// ---- Winograd F(2x2, 3x3) tile transforms (float32; conv2d_winograd.cpp has the algorithm) -----
+// Each works on `count` tiles side by side along one tile row (count <= kWinogradSegmentTiles);
+// plane: the stride between the 16 planes xi = 4 i + j of V, M or D, where tile k is element k.
+// Every vector form computes the portable form's sums in the same order: the same bits.
+constexpr std::int64_t kWinogradSegmentTiles = 32;
+// winograd_input(rows, width, first, count, pad, v, plane): v[xi][k] = (B^T d_k B)[xi], d_k the
+// 4x4 patch whose row i is columns first + 2k .. first + 2k + 3 of rows[i] (an input row of
+// `width` values, or null past the image); columns outside [0, width) read `pad`.
+using WinogradInputF32 = void (*)(const float* const rows[4], std::int64_t width,
+                                  std::int64_t first, std::int64_t count, float pad, float* v,
+                                  std::int64_t plane);
+// winograd_output(m, plane, count, bias, out, cols): out[r][2k + q] = (A^T m_k A)[r][q] + bias for
+// the first `cols` output columns (2 count, or 2 count - 1 at an odd end) of the rows r with
+// out[r] not null. Returns 0 when every value written is finite, else NaN.
+using WinogradOutputF32 = float (*)(const float* m, std::int64_t plane, std::int64_t count,
+                                    float bias, float* const out[2], std::int64_t cols);
+// winograd_gradient(g, cols, count, d, plane): d[xi][k] = (A g_k A^T)[xi], g_k the 2x2 block at
+// columns 2k, 2k + 1 of the rows g[0], g[1] (null: zeros), zero from column `cols` on.
+using WinogradGradientF32 = void (*)(const float* const g[2], std::int64_t cols,
+                                     std::int64_t count, float* d, std::int64_t plane);
+
 // ---- The block sizes ----------------------------------------------------------------------------
 // mr x nr: the register tile. kc: most depth of a packed block (the k range is cut into equal
 // blocks of at most kc). An MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of
@@ -113,6 +134,9 @@ struct KernelSet {
     Im2colPiecesF32 im2col_pieces_f32;        // null: im2col.cpp's portable loop
     KernelInPlaceF32 kernel_in_place_f32;     // null: conv2d's forward gathers im2col blocks
     KernelInPlaceAF32 kernel_in_place_a_f32;  // null: so does its weight gradient; GEMMs pack A
+    WinogradInputF32 winograd_input_f32;      // never null (the portable forms at least)
+    WinogradOutputF32 winograd_output_f32;
+    WinogradGradientF32 winograd_gradient_f32;
 };
 
 // The micro-kernels, one translation unit per ISA.
@@ -145,6 +169,22 @@ void im2col_pieces_avx512_f32(const float* x, std::int64_t height, std::int64_t 
                               std::int64_t stride_h, const Im2colRow* rows, std::int64_t row_count,
                               std::int64_t row_stride, const Im2colPiece* pieces,
                               std::int64_t piece_count, float pad, float* dst);
+
+// The Winograd transforms: portable (conv2d_winograd.cpp) and AVX-512, 16 tiles per vector step
+// (conv2d_winograd_avx512.cpp).
+void winograd_input_portable_f32(const float* const rows[4], std::int64_t width,
+                                 std::int64_t first, std::int64_t count, float pad, float* v,
+                                 std::int64_t plane);
+float winograd_output_portable_f32(const float* m, std::int64_t plane, std::int64_t count,
+                                   float bias, float* const out[2], std::int64_t cols);
+void winograd_gradient_portable_f32(const float* const g[2], std::int64_t cols,
+                                    std::int64_t count, float* d, std::int64_t plane);
+void winograd_input_avx512_f32(const float* const rows[4], std::int64_t width, std::int64_t first,
+                               std::int64_t count, float pad, float* v, std::int64_t plane);
+float winograd_output_avx512_f32(const float* m, std::int64_t plane, std::int64_t count,
+                                 float bias, float* const out[2], std::int64_t cols);
+void winograd_gradient_avx512_f32(const float* const g[2], std::int64_t cols, std::int64_t count,
+                                  float* d, std::int64_t plane);
 
 // The kernel set in use (never null; chosen at first use from the CPU and SIMPLEGRAD_ISA).
 const KernelSet& active_kernels();

@@ -93,5 +93,17 @@ void kernel_avx512_f64(std::int64_t k, const double* a, const double* b, double 
                        double* c, std::int64_t ldc) {
     tile<double, kAvx512F64.mr, kAvx512F64.nr>(k, a, b, alpha, beta, c, ldc);
 }
+void winograd_input_avx512_f32(const float* const rows[4], std::int64_t width, std::int64_t first,
+                               std::int64_t count, float pad, float* v, std::int64_t plane) {
+    winograd_input_portable_f32(rows, width, first, count, pad, v, plane);
+}
+float winograd_output_avx512_f32(const float* m, std::int64_t plane, std::int64_t count,
+                                 float bias, float* const out[2], std::int64_t cols) {
+    return winograd_output_portable_f32(m, plane, count, bias, out, cols);
+}
+void winograd_gradient_avx512_f32(const float* const g[2], std::int64_t cols, std::int64_t count,
+                                  float* d, std::int64_t plane) {
+    winograd_gradient_portable_f32(g, cols, count, d, plane);
+}
 
 }  // namespace sg::gemm_detail

@@ -160,7 +160,7 @@ def conv2d(
 ) -> Tensor:
     """2-D cross-correlation of `x` with a bank of filters (im2col + GEMM in the C++ core).
 
-    float32 layers with a 3x3 kernel, stride 1, no dilation, one group and at least 64 input and
+    float32 layers with a 3x3 kernel, stride 1, no dilation, one group and at least 32 input and
     output channels use Winograd's F(2x2, 3x3) instead: 2.25x fewer multiplies, the same values up
     to rounding; where a result would not be finite, the direct sum computes it.
 

@@ -1,6 +1,7 @@
 // test_conv2d.cpp: conv2d forward/backward and im2col/col2im against naive loops; geometry errors.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,7 @@
 #include "conv2d_direct.hpp"
 #include "conv2d_winograd.hpp"
 #include "gemm.hpp"
+#include "gemm_kernels.hpp"
 #include "im2col.hpp"
 #include "threads.hpp"
 
@@ -283,12 +285,12 @@ TEST(conv2d_direct_forward_keeps_infinities_where_they_are) {
 
 namespace {
 
-// Geometries the Winograd forward (conv2d_winograd.hpp) takes: 3x3, stride 1, >= 64 channels.
+// Geometries the Winograd forward (conv2d_winograd.hpp) takes: 3x3, stride 1, >= 32 channels.
 const Conv2dGeometry kWinogradCases[] = {
     make(2, 128, 7, 9, 136, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1),    // odd Ho, asymmetric pads, O edge
     make(1, 130, 3, 70, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // 35 tiles a row: two segments
     make(5, 128, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // blocks across image borders
-    make(2, 64, 10, 10, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // the fewest channels, no padding
+    make(2, 32, 10, 10, 32, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // the fewest channels, no padding
     make(3, 64, 30, 30, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // 675 tiles: two dweight blocks
 };
 
@@ -296,18 +298,81 @@ const Conv2dGeometry kWinogradCases[] = {
 
 TEST(conv2d_winograd_matches_naive_loops) {
     // 1152-term sums of values in [-1, 1): the direct sum's own float32 error reaches 2e-5 here.
-    int i = 0;
-    for (const Conv2dGeometry& geometry : kWinogradCases) {
-        Conv2dGeometry g = geometry;
-        conv2d_check_geometry(g);
-        const std::string name = "winograd case " + std::to_string(i);
-        CHECK_MESSAGE(winograd_applies(g), name + " takes the Winograd form");
-        check_conv<float>(g, 0.0, 900 + 10 * i++, name, 1e-4);
+    // Every ISA: the portable transforms on "generic", the vector ones on "avx512".
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        int i = 0;
+        for (const Conv2dGeometry& geometry : kWinogradCases) {
+            Conv2dGeometry g = geometry;
+            conv2d_check_geometry(g);
+            const std::string name = isa + " winograd case " + std::to_string(i);
+            CHECK_MESSAGE(winograd_applies(g), name + " takes the Winograd form");
+            check_conv<float>(g, 0.0, 900 + 10 * i++, name, 1e-4);
+        }
+        check_conv<float>(kWinogradCases[0], -1.5, 990, isa + " winograd, pad -1.5", 1e-4);
     }
-    check_conv<float>(kWinogradCases[0], -1.5, 990, "winograd, pad -1.5", 1e-4);
+    set_gemm_isa(gemm_supported_isas().back());
     Conv2dGeometry few = kWinogradCases[2];
-    few.out_channels = 63;  // one channel short: the direct forms
+    few.out_channels = 31;  // one channel short: the direct forms
     CHECK(!winograd_applies(few));
+}
+
+TEST(winograd_transforms_give_the_portable_bits_on_every_isa) {
+    // Each ISA's tile transforms against the portable ones (gemm_kernels.hpp: the same sums in
+    // the same order), bit for bit: every tile count up to a segment's 32, patches starting
+    // before, inside and past the row, rows past the image, odd ends, and non-finite values.
+    using namespace gemm_detail;
+    const std::int64_t plane = 40, width = 23;
+    const std::vector<float> row_values = sg_test::random_values<float>(4 * width, 1300);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        const KernelSet& ks = active_kernels();
+        for (std::int64_t count = 1; count <= kWinogradSegmentTiles; ++count)
+            for (std::int64_t first : {std::int64_t(-2), std::int64_t(-1), std::int64_t(0),
+                                       std::int64_t(5), std::int64_t(width - 1), width + 3}) {
+                const std::string name = isa + " count " + std::to_string(count) + " first " +
+                                         std::to_string(first);
+                std::vector<float> values = row_values;
+                if (count % 5 == 0) values[std::size_t(width + count % width)] = inf;
+                const float* rows[4] = {values.data(), values.data() + width,
+                                        count % 3 == 0 ? nullptr : values.data() + 2 * width,
+                                        values.data() + 3 * width};
+                std::vector<float> v(16 * plane, 7.0f), v_ref(16 * plane, 7.0f);
+                ks.winograd_input_f32(rows, width, first, count, -0.5f, v.data(), plane);
+                winograd_input_portable_f32(rows, width, first, count, -0.5f, v_ref.data(), plane);
+                bool same = true;  // NaN-aware, bit for bit
+                for (std::size_t q = 0; q < v.size(); ++q)
+                    same = same && std::memcmp(&v[q], &v_ref[q], sizeof(float)) == 0;
+                CHECK_MESSAGE(same, name + ": input transform bits");
+
+                const std::int64_t cols = 2 * count - (first % 2 == 0 ? 0 : 1);
+                std::vector<float> out(2 * 2 * count, 3.0f), out_ref(out);
+                float* out_rows[2] = {out.data(), first < 0 ? nullptr : out.data() + 2 * count};
+                float* ref_rows[2] = {out_ref.data(),
+                                      first < 0 ? nullptr : out_ref.data() + 2 * count};
+                const float check = ks.winograd_output_f32(v_ref.data(), plane, count, 0.25f,
+                                                           out_rows, cols);
+                const float check_ref = winograd_output_portable_f32(v_ref.data(), plane, count,
+                                                                     0.25f, ref_rows, cols);
+                same = std::isnan(check) == std::isnan(check_ref) &&
+                       (check == 0.0f || std::isnan(check));
+                for (std::size_t q = 0; q < out.size(); ++q)
+                    same = same && std::memcmp(&out[q], &out_ref[q], sizeof(float)) == 0;
+                CHECK_MESSAGE(same, name + ": output transform bits and finiteness check");
+
+                const float* g[2] = {values.data() + 1, first < 0 ? nullptr : values.data() + width};
+                const std::int64_t g_cols = std::min(cols, width - 1);
+                std::vector<float> d(16 * plane, 5.0f), d_ref(16 * plane, 5.0f);
+                ks.winograd_gradient_f32(g, g_cols, count, d.data(), plane);
+                winograd_gradient_portable_f32(g, g_cols, count, d_ref.data(), plane);
+                same = true;
+                for (std::size_t q = 0; q < d.size(); ++q)
+                    same = same && std::memcmp(&d[q], &d_ref[q], sizeof(float)) == 0;
+                CHECK_MESSAGE(same, name + ": gradient transform bits");
+            }
+    }
+    set_gemm_isa(gemm_supported_isas().back());
 }
 
 TEST(conv2d_winograd_leaves_infinities_to_the_direct_sum) {
@@ -355,7 +420,7 @@ TEST(conv2d_input_gradient_as_a_forward_from_16_channels) {
     const int saved = num_threads();
     int i = 0;
     for (const Conv2dGeometry& geometry :
-         {make(2, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+         {make(2, 16, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
           make(1, 16, 9, 11, 8, 3, 3, 1, 1, 2, 0, 1, 2, 1, 1, 1)}) {
         Conv2dGeometry g = geometry;
         conv2d_check_geometry(g);
