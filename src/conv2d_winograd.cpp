@@ -107,8 +107,8 @@ void winograd_gradient_portable_f32(const float* const g[2], std::int64_t cols,
 namespace {
 
 // Input and output channels from which the forward takes this form. Measured (benchmarks/NOTES.md,
-// items 19 and 21): with the AVX-512 transforms 32 to 256 channels run 4-40% faster than the
-// direct forms (forward + backward), 16 channels 30-45% slower.
+// items 19 and 21, forward + backward against the direct forms): 64 to 256 channels 20-30% faster
+// with the portable transforms; with the AVX-512 ones 32 channels 4-26% faster, 16 32-44% slower.
 constexpr std::int64_t kWinogradMinChannels = 32;
 // Bytes of one block's V and M together (per thread): the block's tiles are sized to this.
 constexpr std::int64_t kBlockBytes = std::int64_t(2) << 20;
@@ -221,20 +221,27 @@ void transform_input(const Plan& p, const float* x, float pad_value, const Segme
                                   v + c * p.block + s.column, p.v_plane);
 }
 
+// The two rows of segment s's tiles in channel o of an output-shaped tensor t [N,O,Ho,Wo] (y or
+// dy), from column 2 tx (null for the row past an odd Ho); returns the columns the tiles cover.
+template <typename T>
+std::int64_t tile_rows(const Plan& p, T* t, const Segment& s, std::int64_t o, T* rows[2]) {
+    for (int half = 0; half < 2; ++half) {
+        const std::int64_t row = 2 * s.ty + half;
+        rows[half] = row >= p.out_height
+                         ? nullptr
+                         : t + ((s.image * p.out_channels + o) * p.out_height + row) * p.out_width +
+                               2 * s.tx;
+    }
+    return std::min(2 * s.count, p.out_width - 2 * s.tx);
+}
+
 // transform_output: the tiles of segment s of output channel o, m [16][O, block] -> y [N,O,Ho,Wo]:
 // the 2x2 blocks at (2 ty, 2 (tx + k)) plus bias; the row and column past an odd Ho or Wo are
 // dropped. Returns 0 when every value written is finite, else NaN.
 float transform_output(const Plan& p, const float* m, float bias, const Segment& s, std::int64_t o,
                        float* y) {
     float* out[2];
-    for (int half = 0; half < 2; ++half) {
-        const std::int64_t row = 2 * s.ty + half;
-        out[half] = row >= p.out_height ? nullptr
-                                        : y + ((s.image * p.out_channels + o) * p.out_height + row) *
-                                                  p.out_width +
-                                              2 * s.tx;
-    }
-    const std::int64_t cols = std::min(2 * s.count, p.out_width - 2 * s.tx);
+    const std::int64_t cols = tile_rows(p, y, s, o, out);
     return p.kernels->winograd_output_f32(m + o * p.block + s.column, p.m_plane, s.count, bias, out,
                                           cols);
 }
@@ -245,14 +252,7 @@ float transform_output(const Plan& p, const float* m, float bias, const Segment&
 void transform_gradient(const Plan& p, const float* dy, const Segment& s, std::int64_t o,
                         float* d) {
     const float* g[2];
-    for (int half = 0; half < 2; ++half) {
-        const std::int64_t row = 2 * s.ty + half;
-        g[half] = row >= p.out_height ? nullptr
-                                      : dy + ((s.image * p.out_channels + o) * p.out_height + row) *
-                                                 p.out_width +
-                                            2 * s.tx;
-    }
-    const std::int64_t cols = std::min(2 * s.count, p.out_width - 2 * s.tx);
+    const std::int64_t cols = tile_rows(p, dy, s, o, g);
     p.kernels->winograd_gradient_f32(g, cols, s.count, d + o * p.block + s.column, p.m_plane);
 }
 
