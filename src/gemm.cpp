@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -60,6 +61,29 @@ static_assert(blocks_are_whole_tiles(gemm_detail::kGenericF32) &&
                   blocks_are_whole_tiles(gemm_detail::kAvx512F64),
               "MC and NC must be whole multiples of the register tile");
 
+// One pause of a spin-wait (a hint to the core that this thread only waits).
+void relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+    _mm_pause();
+#endif
+}
+
+// A spin-wait's pauses: pause instructions for about 0.1 ms, then yields, so that a waiting thread
+// gives its core away when the team has more threads than cores.
+class Backoff {
+public:
+    void pause() {
+        if (spins_++ < kSpins)
+            relax();
+        else
+            std::this_thread::yield();
+    }
+
+private:
+    static constexpr int kSpins = 4000;
+    int spins_ = 0;
+};
+
 // The barrier between packing a shared A block and using it. It spins briefly before yielding:
 // under a passive OpenMP wait policy (which simplegrad sets, see simplegrad/__init__.py) the
 // runtime's barrier puts an early thread to sleep, and waking it costs tens of microseconds on a
@@ -70,21 +94,11 @@ public:
     void wait(int team, long& passed) {
         const long target = ++passed * team;
         arrived_.fetch_add(1, std::memory_order_acq_rel);
-        for (int spins = 0; arrived_.load(std::memory_order_acquire) < target; ++spins) {
-            if (spins < kSpins)
-                relax();
-            else
-                std::this_thread::yield();
-        }
+        for (Backoff backoff; arrived_.load(std::memory_order_acquire) < target;)
+            backoff.pause();
     }
 
 private:
-    static constexpr int kSpins = 4000;  // about 0.1 ms of pause instructions, then yield
-    static void relax() {
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
-        _mm_pause();
-#endif
-    }
     std::atomic<long> arrived_{0};
 };
 
@@ -192,6 +206,7 @@ struct Plan {
     std::int64_t a_rows;   // rows of the A block (a multiple of MR)
     std::int64_t kc;       // depth of a k block (the last one may be shorter)
     std::int64_t b_cols;   // columns of one thread's B block, and of a claimed chunk (NR multiple)
+    bool help;             // with claim_cols: idle threads take panels of the others' blocks
 };
 
 // The rows and columns of C that one call of gemm_range computes.
@@ -199,19 +214,106 @@ struct Range {
     std::int64_t row_begin, row_end, col_begin, col_end;
 };
 
-// C[row_begin:row_end, col_begin:col_end] for thread `t` of `team` (the bounds are multiples of
-// MR / NR or the matrix's end). shared_a: the A blocks are packed by the whole team (see
-// gemm_thread); passed and step count this thread's barriers and A blocks across calls.
+// One block of micro-kernel calls: the A panels of rows [ic, ic + panels * MR) against one packed
+// B block (k block [pc, pc + kc), columns [jc, jc + nc) of a range ending at col_end).
 template <typename T>
-void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
-                const Plan& plan, const Range& range, T* const a_pack[2], T* b_pack,
-                SpinBarrier* barrier, int t, int team, bool shared_a, long& passed, int& step) {
+struct Block {
+    std::int64_t ic, panels, kc, jc, nc, col_end;
+    T beta;              // for C (g.beta in the first k block, then 1)
+    const T* a_block;    // A panel ir starts at a_block + ir * a_stride
+    std::int64_t a_stride;
+    const T* b_pack;
+};
+
+// A thread's current block, open to the team's idle threads: once the column chunks run out, a
+// thread with nothing left takes A panels of another thread's open block (reading its packed B,
+// which the owner leaves alone until the helpers are out), so the last chunks end together
+// instead of one thread waiting for the other's whole chunk. Each panel is still one set of
+// micro-kernel calls: the same sums, the same bits.
+template <typename T>
+struct alignas(64) Offer {
+    Block<T> block;                     // written by the owner while the offer is closed
+    std::atomic<std::int64_t> next{0};  // the next panel to take
+    std::atomic<long> generation{0};    // odd while open
+    std::atomic<int> helpers{0};        // other threads inside the block
+};
+
+// How long an idle thread looks for panels to take before it leaves the GEMM: longer than an
+// owner takes to pack its next B block (about 100 us for 512 x 256 floats, benchmarks/NOTES.md).
+constexpr std::chrono::microseconds kPatience{300};
+
+// C[panel ir of the block] = op(A panel) @ B block (+ beta * C): one micro-kernel call per B
+// micro-panel; edge tiles go through a local tile and are merged.
+template <typename T>
+void panel_products(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs,
+                    const Block<T>& blk, std::int64_t ir) {
     const int mr = bs.mr, nr = bs.nr;
-    const std::int64_t row_begin = range.row_begin, row_end = range.row_end;
-    const std::int64_t col_begin = range.col_begin, col_end = range.col_end;
     const bool in_place = g.a_in_place != nullptr;
     alignas(64) T tile[gemm_detail::kMaxTileElements];
     std::int64_t rows_at[gemm_detail::kMaxTileElements];  // A read in place: its rows' offsets
+    const std::int64_t i = blk.ic + ir * mr;
+    const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
+    const T* ap = blk.a_block + ir * blk.a_stride;
+    if (in_place)
+        for (int r = 0; r < mr; ++r)  // past the last row: the last row again
+            rows_at[r] = std::min<std::int64_t>(r, rows - 1) * g.lda;
+    for (std::int64_t jr = 0; jr * nr < blk.nc; ++jr) {
+        const std::int64_t j = blk.jc + jr * nr;
+        const std::int64_t cols = std::min<std::int64_t>(nr, blk.col_end - j);
+        const T* bp = blk.b_pack + jr * nr * blk.kc;
+        T* c = g.c + i * g.ldc + j;
+        // One micro-kernel call: dst = op(A panel) @ B panel + tile_beta * dst.
+        auto product = [&](T tile_beta, T* dst, std::int64_t ld) {
+            if (in_place)
+                g.a_in_place(blk.kc, ap, rows_at, bp, tile_beta, dst, ld);
+            else
+                kernel(blk.kc, ap, bp, g.alpha, tile_beta, dst, ld);
+        };
+        if (rows == mr && cols == nr) {
+            product(blk.beta, c, g.ldc);
+            continue;
+        }
+        product(T(0), tile, nr);  // edge: local tile, merge
+        for (std::int64_t r = 0; r < rows; ++r) {
+            T* out = c + r * g.ldc;
+            const T* in = tile + r * nr;
+            for (std::int64_t q = 0; q < cols; ++q)
+                out[q] = blk.beta == T(0) ? in[q] : in[q] + blk.beta * out[q];
+        }
+    }
+}
+
+// Takes panels of an open block of another thread; true if it computed any.
+template <typename T>
+bool help(const Problem<T>& g, Kernel<T> kernel, const BlockSizes& bs, Offer<T>& offer) {
+    const long generation = offer.generation.load();
+    if (generation % 2 == 0) return false;
+    offer.helpers.fetch_add(1);
+    bool took = false;
+    // Still the same block now that the owner sees this helper (both sequentially consistent:
+    // either the owner waits for it, or it sees the block closed).
+    if (offer.generation.load() == generation) {
+        const Block<T> blk = offer.block;
+        for (std::int64_t ir; (ir = offer.next.fetch_add(1)) < blk.panels; took = true)
+            panel_products(g, kernel, bs, blk, ir);
+    }
+    offer.helpers.fetch_sub(1);
+    return took;
+}
+
+// C[row_begin:row_end, col_begin:col_end] for thread `t` of `team` (the bounds are multiples of
+// MR / NR or the matrix's end). shared_a: the A blocks are packed by the whole team (see
+// gemm_thread); passed and step count this thread's barriers and A blocks across calls. offer:
+// with claimed column chunks, this thread's Offer (its blocks' panels are then taken one at a
+// time, by it and by idle threads).
+template <typename T>
+void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
+                const Plan& plan, const Range& range, T* const a_pack[2], T* b_pack,
+                SpinBarrier* barrier, int t, int team, bool shared_a, long& passed, int& step,
+                Offer<T>* offer) {
+    const int mr = bs.mr, nr = bs.nr;
+    const std::int64_t row_begin = range.row_begin, row_end = range.row_end;
+    const std::int64_t col_begin = range.col_begin, col_end = range.col_end;
 
     for (std::int64_t ic = row_begin; ic < row_end; ic += plan.a_rows) {
         const std::int64_t mc = std::min<std::int64_t>(plan.a_rows, row_end - ic);
@@ -223,7 +325,7 @@ void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, con
             // thread packs its share of the panels (all of them when not shared).
             const T* a_block = nullptr;
             std::int64_t a_stride = mr * g.k;
-            if (in_place) {
+            if (g.a_in_place != nullptr) {
                 a_block = g.a + ic * g.lda + pc;
                 a_stride = mr * g.lda;
             } else if (g.a_panels != nullptr) {
@@ -242,38 +344,21 @@ void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, con
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
                 const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
                 pack_b(g, pk, pc, kc, jc, nc, nr, b_pack);
-                for (std::int64_t ir = 0; ir < mc_panels; ++ir) {
-                    const std::int64_t i = ic + ir * mr;
-                    const std::int64_t rows = std::min<std::int64_t>(mr, g.m - i);
-                    const T* ap = a_block + ir * a_stride;
-                    if (in_place)
-                        for (int r = 0; r < mr; ++r)  // past the last row: the last row again
-                            rows_at[r] = std::min<std::int64_t>(r, rows - 1) * g.lda;
-                    for (std::int64_t jr = 0; jr * nr < nc; ++jr) {
-                        const std::int64_t j = jc + jr * nr;
-                        const std::int64_t cols = std::min<std::int64_t>(nr, col_end - j);
-                        const T* bp = b_pack + jr * nr * kc;
-                        T* c = g.c + i * g.ldc + j;
-                        // One micro-kernel call: dst = op(A panel) @ B panel + tile_beta * dst.
-                        auto product = [&](T tile_beta, T* dst, std::int64_t ld) {
-                            if (in_place)
-                                g.a_in_place(kc, ap, rows_at, bp, tile_beta, dst, ld);
-                            else
-                                kernel(kc, ap, bp, g.alpha, tile_beta, dst, ld);
-                        };
-                        if (rows == mr && cols == nr) {
-                            product(beta, c, g.ldc);
-                            continue;
-                        }
-                        product(T(0), tile, nr);  // edge: local tile, merge
-                        for (std::int64_t r = 0; r < rows; ++r) {
-                            T* out = c + r * g.ldc;
-                            const T* in = tile + r * nr;
-                            for (std::int64_t q = 0; q < cols; ++q)
-                                out[q] = beta == T(0) ? in[q] : in[q] + beta * out[q];
-                        }
-                    }
+                const Block<T> blk{ic, mc_panels, kc, jc, nc, col_end, beta, a_block, a_stride,
+                                   b_pack};
+                if (offer == nullptr) {
+                    for (std::int64_t ir = 0; ir < mc_panels; ++ir)
+                        panel_products(g, kernel, bs, blk, ir);
+                    continue;
                 }
+                offer->block = blk;
+                offer->next.store(0);
+                offer->generation.fetch_add(1);  // open
+                for (std::int64_t ir; (ir = offer->next.fetch_add(1)) < mc_panels;)
+                    panel_products(g, kernel, bs, blk, ir);
+                offer->generation.fetch_add(1);  // closed: wait for the helpers inside it, as
+                for (Backoff backoff; offer->helpers.load() != 0;)  // the next block rewrites
+                    backoff.pause();                                // B and C
             }
         }
     }
@@ -284,19 +369,40 @@ void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, con
 // a_pack: two A blocks shared by the team when the threads split the columns and A is packed here
 // (used in turn, so a thread can pack the next block while the others still compute with the
 // current one: one barrier per block), else this thread's own A block (a_pack[0] == a_pack[1]);
-// b_pack: this thread's B block. next_chunk: with plan.claim_cols, the team's count of claimed
-// column chunks.
+// b_pack: this thread's B block. With plan.claim_cols: next_chunk and chunks_done count the team's
+// claimed and finished column chunks, offers[0, team) are the threads' open blocks.
 template <typename T>
 void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
                  const Plan& plan, T* const a_pack[2], T* b_pack, SpinBarrier* barrier,
-                 std::atomic<std::int64_t>* next_chunk, int t, int team) {
+                 std::atomic<std::int64_t>* next_chunk, std::atomic<std::int64_t>* chunks_done,
+                 Offer<T>* offers, int t, int team) {
     long passed = 0;
     int step = 0;
     const int mr = bs.mr, nr = bs.nr;
     if (plan.claim_cols) {  // no shared A block, no barrier: take the next chunk until none is left
-        for (std::int64_t j0; (j0 = next_chunk->fetch_add(1) * plan.b_cols) < g.n;)
+        const std::int64_t chunks = ceil_div(g.n, plan.b_cols);
+        for (std::int64_t j0; (j0 = next_chunk->fetch_add(1) * plan.b_cols) < g.n;
+             chunks_done->fetch_add(1))
             gemm_range(g, kernel, pk, bs, plan, Range{0, g.m, j0, std::min(g.n, j0 + plan.b_cols)},
-                       a_pack, b_pack, barrier, t, team, false, passed, step);
+                       a_pack, b_pack, barrier, t, team, false, passed, step,
+                       plan.help ? &offers[t] : nullptr);
+        // Then help with the other threads' blocks until every chunk is done, or until there has
+        // been nothing to take for kPatience (past an owner's packing of its next B block: then
+        // the OpenMP barrier's passive wait frees the core).
+        using Clock = std::chrono::steady_clock;
+        auto idle_since = Clock::now();
+        for (int spins = 1; plan.help && chunks_done->load() < chunks; ++spins) {
+            bool took = false;
+            for (int o = 0; o < team; ++o)
+                if (o != t) took = help(g, kernel, bs, offers[o]) || took;
+            if (took) {
+                idle_since = Clock::now();
+            } else if (spins % 64 == 0 && Clock::now() - idle_since > kPatience) {
+                break;
+            } else {
+                relax();
+            }
+        }
         return;
     }
     const std::int64_t m_panels = ceil_div(g.m, mr), n_panels = ceil_div(g.n, nr);
@@ -311,7 +417,7 @@ void gemm_thread(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, co
     const bool shared_a = plan.split_cols && team > 1 && g.a_panels == nullptr &&
                           g.a_in_place == nullptr;
     gemm_range(g, kernel, pk, bs, plan, range, a_pack, b_pack, barrier, t, team, shared_a, passed,
-               step);
+               step, static_cast<Offer<T>*>(nullptr));
 }
 
 template <typename T>
@@ -361,6 +467,9 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     // every tile is computed the same way whichever thread takes it: the same bits.
     constexpr std::int64_t kClaims = 2, kMinChunkPanels = 2;
     plan.claim_cols = plan.split_cols && team > 1 && a_ready;
+    // When the chunks run out, the idle threads help with the last blocks (see Offer), but only
+    // with a core each: a helper that has to wait for a core would hold up its block's owner.
+    plan.help = plan.claim_cols && team <= processors();
     const std::int64_t k_blocks = ceil_div(g.k, bs.kc);
     plan.kc = ceil_div(g.k, k_blocks);
     const std::int64_t my_m_panels = plan.split_cols ? m_panels : ceil_div(m_panels, team);
@@ -387,13 +496,14 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
 
     if (team == 1) {
         T* const a_pack[2] = {a_scratch[0]->as<T>(), a_scratch[0]->as<T>()};
-        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), nullptr, nullptr, 0,
-                    1);
+        gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[0]->as<T>(), nullptr, nullptr,
+                    nullptr, static_cast<Offer<T>*>(nullptr), 0, 1);
         return;
     }
 #ifdef SIMPLEGRAD_OPENMP
     SpinBarrier barrier;
-    std::atomic<std::int64_t> next_chunk{0};
+    std::atomic<std::int64_t> next_chunk{0}, chunks_done{0};
+    const std::unique_ptr<Offer<T>[]> offers(new Offer<T>[team]);
 #pragma omp parallel num_threads(team)
     {
         // The runtime may give fewer threads than asked: partition by the real team.
@@ -403,7 +513,7 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
         T* const second = plan.split_cols && a_blocks == 2 ? a_scratch[1]->as<T>() : own;
         T* const a_pack[2] = {own, second};
         gemm_thread(g, kernel, pk, bs, plan, a_pack, b_scratch[t]->as<T>(), &barrier, &next_chunk,
-                    t, actual);
+                    &chunks_done, offers.get(), t, actual);
     }
 #endif
 }

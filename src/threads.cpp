@@ -51,6 +51,15 @@ int thread_index() {
 #endif
 }
 
+int processors() {
+#ifdef SIMPLEGRAD_OPENMP
+    const int n = omp_get_num_procs();
+    return n < 1 ? 1 : n;
+#else
+    return 1;
+#endif
+}
+
 bool openmp_enabled() {
 #ifdef SIMPLEGRAD_OPENMP
     return true;

@@ -8,6 +8,7 @@ int num_threads();            // threads a parallel kernel may use (>= 1)
 void set_num_threads(int n);  // n >= 1; throws std::invalid_argument otherwise
 bool openmp_enabled();
 int thread_index();  // this thread's number inside a parallel region (0 outside one)
+int processors();    // the processors this process may run on (OpenMP's count; 1 without it)
 
 // Threads to use for `work` units of arithmetic (FLOPs or bytes): tiny problems run on one thread,
 // since waking the pool costs more than it saves below ~1 MFLOP.

@@ -154,6 +154,27 @@ TEST(gemm_result_does_not_depend_on_thread_count) {
     set_num_threads(saved);
 }
 
+TEST(gemm_idle_threads_take_panels_of_the_last_blocks) {
+    // 2 threads, 3 column chunks of 2 register tiles, two or more k blocks: where the threads
+    // claim chunks (A read in place: float32 on AVX-512), the thread with one chunk then takes A
+    // panels of the other's blocks. Same bits as one thread, and the naive loop's values
+    // (check_case), on every call of a few.
+    const int saved = num_threads();
+    set_num_threads(2);
+    for (const std::string& isa : gemm_supported_isas()) {
+        set_gemm_isa(isa);
+        const std::int64_t n = 6 * gemm_block_sizes(false).nr;
+        auto one = check_case<float>(false, false, 500, n, 700, 1.0f, 0.5f, 1, 61);
+        for (int call = 0; call < 5; ++call) {
+            auto two = check_case<float>(false, false, 500, n, 700, 1.0f, 0.5f, 2, 61);
+            CHECK_MESSAGE(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0,
+                          "isa=" + isa + " call " + std::to_string(call));
+        }
+    }
+    set_gemm_isa(gemm_supported_isas().back());
+    set_num_threads(saved);
+}
+
 namespace {
 
 // A PanelSource reading a stored row-major B [k, n] (ld = n), counting its calls.
