@@ -17,7 +17,8 @@
 // pack a share of it, meet at a barrier, and the next block goes to a second buffer, so that is the
 // only barrier) or, when C has too few NR-column panels, the rows (each thread then packs its own A
 // and B, no barrier). When A needs no packing, the threads claim column chunks from a counter
-// instead of taking fixed halves, so a thread slowed by a busy core does less of the work. The k
+// instead of taking fixed halves, so a thread slowed by a busy core does less of the work, and a
+// thread with no chunk left takes A panels of the others' current blocks (Offer). The k
 // loop is never split, so every element of C is summed in the same order whatever the number of
 // threads: results are bit-identical for 1 and N threads.
 #include "gemm.hpp"
