@@ -157,7 +157,7 @@ def write_report(results: dict, info: dict, out_dir: str, quick: bool, seconds: 
             f"- Large-channel shapes >= 75% of peak: {_met(large_ok if large else None)}",
             (
                 "- GFLOP/s and % of peak count the direct sum's FLOPs (3x the forward's). float32 "
-                "3x3 stride-1 layers with >= 64 channels run Winograd's F(2x2, 3x3), 2.25x fewer "
+                "3x3 stride-1 layers with >= 32 channels run Winograd's F(2x2, 3x3), 2.25x fewer "
                 "multiplies: their rates are effective ones and can pass 100%."
             ),
             "",

@@ -50,7 +50,7 @@ void conv2d_forward(const Conv2dGeometry& geometry, const double* x, const doubl
 // Each output pointer may be null (that gradient is not wanted). The weight gradient is accumulated
 // over the batch in a fixed number of chunks reduced in a fixed order: bit-identical for any thread
 // count. (float32 stride 1 on AVX-512: the weight gradient may also read padded image copies in
-// place, see conv2d_direct.hpp. float32 3x3 stride 1 with 64+ channels: dx, as the forward of dy,
+// place, see conv2d_direct.hpp. float32 3x3 stride 1 with 32+ channels: dx, as the forward of dy,
 // and the weight gradient take the Winograd form, conv2d_winograd.hpp, also the same bits for any
 // thread count.)
 void conv2d_backward(const Conv2dGeometry& geometry, const float* x, const float* weight,
