@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Any, Dict
 
 import numpy as np
@@ -41,19 +42,36 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
             ("load: '<path>' is not a simplegrad .npz <what>: ...").
 
     Raises:
-        FileNotFoundError, ValueError (not an .npz file), both starting with "load:".
+        FileNotFoundError, IsADirectoryError, ValueError (not an .npz file of arrays: truncated,
+        corrupted, a single .npy array, ...), all starting with "load:".
 
     Example:
         >>> arrays = read_npz("model.npz", "file")
     """
     path = npz_path(path, "load")
+
+    def not_ours(reason: Any) -> ValueError:
+        return ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {reason}")
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+        data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file '{path}'") from None
-    except ValueError as error:
-        raise ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {error}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"load: '{path}' is a directory") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise not_ours(error) from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise not_ours("it holds a single array, not an archive")
+    with data:
+        try:
+            arrays = {key: data[key] for key in data.files}
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+            raise not_ours(error) from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise not_ours(f"member {key!r} is not a .npy array")
+    return arrays
 
 
 def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
@@ -75,7 +93,10 @@ def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
         if isinstance(obj, Tensor):
             array = np.array(obj.values, copy=True)
         else:
-            array = np.asarray(obj)
+            try:
+                array = np.asarray(obj)
+            except (ValueError, TypeError):  # e.g. a ragged tuple of arrays
+                array = np.empty(0, object)
         if array.dtype.kind not in "biufcUS":
             raise TypeError(
                 f"save: '{prefix}' holds a {type(obj).__name__}, which cannot be stored "
@@ -89,8 +110,13 @@ def _unflatten(flat: Dict[str, np.ndarray]) -> Any:
     for key, value in flat.items():
         parts = key.split(_SEP)
         node = root
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"load: key {key!r} lies inside the array "
+                                 f"{_SEP.join(parts[:depth + 1])!r}")
+        if parts[-1] in node:
+            raise ValueError(f"load: key {key!r} is both an array and a group of arrays")
         node[parts[-1]] = value
     return _lists(root)
 
@@ -100,7 +126,11 @@ def _lists(node: Any) -> Any:
         return node
     converted = {k: _lists(v) for k, v in node.items()}
     if converted and all(k.startswith("[") and k.endswith("]") for k in converted):
-        return [converted[f"[{i}]"] for i in range(len(converted))]
+        expected = [f"[{i}]" for i in range(len(converted))]
+        if sorted(converted) != sorted(expected):
+            raise ValueError(f"load: list items {sorted(converted)} are not numbered "
+                             f"[0] .. [{len(converted) - 1}]")
+        return [converted[k] for k in expected]
     return converted
 
 
@@ -121,7 +151,12 @@ def save(obj: Any, path: Any) -> None:
         raise TypeError(f"save: expected a dict of arrays or a Module, got {type(obj).__name__}")
     flat: Dict[str, np.ndarray] = {}
     _flatten(obj, "", flat)
-    np.savez(npz_path(path, "save"), **flat)
+    # The archive np.savez writes (one .npy member per array), written here because np.savez takes
+    # the arrays as keyword arguments: keys like "file" or "allow_pickle" would be its own.
+    with zipfile.ZipFile(npz_path(path, "save"), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, array in flat.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def load(path: Any) -> Dict[str, Any]:

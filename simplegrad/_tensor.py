@@ -113,10 +113,15 @@ class Tensor:
     @values.setter
     def values(self, new: Any) -> None:
         array = np.asarray(new._values if isinstance(new, Tensor) else new)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor.values: cannot hold values of dtype {array.dtype} "
+                            "(expected numbers)")
         if array.shape == self._values.shape and self._values.flags.writeable:
             np.copyto(self._values, array, casting="unsafe")
         else:
             self._values = _array_from(array, self.dtype, "Tensor.values")
+            if self._grad is not None and self._grad.shape != self._values.shape:
+                self._grad = None  # a gradient of the old shape describes another tensor
 
     @property
     def grad(self) -> Optional[np.ndarray]:

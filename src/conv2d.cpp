@@ -307,6 +307,20 @@ Conv2dGeometry transposed_geometry(const Conv2dGeometry& g) {
     return t;
 }
 
+// Whether all `count` values are finite (no inf, no NaN).
+template <typename T>
+bool all_finite(const T* values, std::int64_t count) {
+    constexpr int kLanes = 16;  // independent sums: a loop the compiler vectorizes
+    T check[kLanes] = {};       // v * 0 is 0 for finite v, NaN for an inf or a NaN
+    std::int64_t i = 0;
+    for (; i + kLanes <= count; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) check[l] += values[i + l] * T(0);
+    for (; i < count; ++i) check[0] += values[i] * T(0);
+    T total = T(0);
+    for (int l = 0; l < kLanes; ++l) total += check[l];
+    return total == T(0);
+}
+
 // Whether dx is better computed as the forward convolution of dy with the flipped, transposed
 // weights (no col2im; the forward's implicit im2col): with stride 1, padding within the dilated
 // kernel, and enough input channels per group that the GEMM's M = C/groups keeps it efficient (its
@@ -405,7 +419,9 @@ void backward_impl(const Conv2dGeometry& geometry, const T* x, const T* weight, 
         return;
     }
 
-    if (dx != nullptr && input_gradient_as_forward<T>(g)) {
+    // The forward of dy reads dy's zero padding too: 0 * inf or 0 * NaN in the weight would give
+    // NaN where the true sum has no such term, so a weight that is not finite goes to col2im.
+    if (dx != nullptr && input_gradient_as_forward<T>(g) && all_finite(weight, weight_size)) {
         transposed_forward(g, weight, dy, dx);
         if (dweight == nullptr && dbias == nullptr) return;
         dx = nullptr;  // done: the chunks below compute the weight and bias gradients only

@@ -34,15 +34,18 @@ Pool2dGeometry pool2d_geometry(const char* op, std::int64_t planes, std::int64_t
     if (pt < 0 || pb < 0 || pl < 0 || pr < 0)
         fail("padding must be non-negative, got (" + std::to_string(pt) + ", " +
              std::to_string(pb) + ", " + std::to_string(pl) + ", " + std::to_string(pr) + ")");
-    // Each size below 2^40 keeps every sum and product of two of them far from overflow.
+    // Each size below 2^40 keeps a sum of three of them far from overflow; the window's extent
+    // dilation * (kernel - 1) + 1 is a product, checked (past int64 it is larger than any input).
     const std::int64_t big = std::int64_t(1) << 40;
     for (std::int64_t v : {h, w, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw})
         if (v >= big) throw std::length_error(std::string(op) + ": sizes are too large");
-    const std::int64_t extent_h = dh * (kh - 1) + 1, extent_w = dw * (kw - 1) + 1;
     const std::int64_t padded_h = h + pt + pb, padded_w = w + pl + pr;
-    if (extent_h > padded_h || extent_w > padded_w)
-        fail("kernel " + pair(extent_h, extent_w) + " (with dilation) is larger than the padded input " +
-             pair(padded_h, padded_w));
+    std::int64_t reach_h = 0, reach_w = 0;
+    if (!mul_fits(dh, kh - 1, reach_h) || !mul_fits(dw, kw - 1, reach_w) ||
+        reach_h >= padded_h || reach_w >= padded_w)
+        fail("kernel " + pair(kh, kw) + " with dilation " + pair(dh, dw) +
+             " is larger than the padded input " + pair(padded_h, padded_w));
+    const std::int64_t extent_h = reach_h + 1, extent_w = reach_w + 1;
     Pool2dGeometry g;
     g.planes = planes, g.h = h, g.w = w, g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw;
     g.pt = pt, g.pb = pb, g.pl = pl, g.pr = pr, g.dh = dh, g.dw = dw;
@@ -171,7 +174,7 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("max_pool2d: null data pointer");
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, saturating_mul(g.kh, g.kw)));
     // Per-thread tap ids of one output row, allocated here: nothing may throw in the parallel region.
     std::vector<TapId<T>> tap_scratch(argmax ? std::size_t(threads) * std::size_t(ow) : 0);
 
@@ -249,9 +252,9 @@ void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
     if (planes * oh * ow == 0) return;
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("avg_pool2d: null data pointer");
-    const T count = T(g.kh * g.kw);  // padding counts as zeros (count_include_pad)
+    const T count = T(g.kh) * T(g.kw);  // padding counts as zeros (count_include_pad)
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, saturating_mul(g.kh, g.kw)));
 
     for_each_output_row(g, threads, [&](std::int64_t p, std::int64_t orow, std::int64_t h0,
                                         TapRange rows) {
@@ -282,9 +285,9 @@ void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
     if (planes * h * w == 0) return;
     if (grad_x == nullptr || (oh * ow != 0 && grad_out == nullptr))
         throw std::invalid_argument("avg_pool2d: null data pointer");
-    const T count = T(g.kh * g.kw);
+    const T count = T(g.kh) * T(g.kw);
     const TapRange cols = interior_columns(g);
-    int threads = threads_for(saturating_mul(planes * oh * ow, g.kh * g.kw));
+    int threads = threads_for(saturating_mul(planes * oh * ow, saturating_mul(g.kh, g.kw)));
 
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t p = 0; p < planes; ++p) {

@@ -29,6 +29,33 @@ def test_pow_both_inputs(rng):
     check_op(lambda x, y: x ** y, [a, b], np.power)
 
 
+def test_pow_gradients_at_zero_base():
+    # d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a), with the limits PyTorch takes at a = 0:
+    # 0 for da where b == 0 (a^0 is 1 everywhere) and 0 for db where b >= 0.
+    a = sg.Tensor([0.0, 0.0, 0.0, 2.0], dtype="float64")
+    b = sg.Tensor([0.0, 1.0, 2.0, 0.0], dtype="float64")
+    sg.sum(a ** b).backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(b.grad, [0.0, 0.0, 0.0, np.log(2.0)])
+    x = sg.Tensor([0.0, 1.0, 3.0])
+    sg.sum(x ** 0 + x).backward()  # polynomial features with a constant term
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 1.0])
+
+
+def test_functional_ops_take_a_non_tensor_first_operand():
+    t = sg.Tensor([1.0, 2.0])
+    np.testing.assert_array_equal(sg.equal(1.0, t).values, [True, False])
+    np.testing.assert_array_equal(sg.less(np.array([0.0, 3.0]), t).values, [True, False])
+    np.testing.assert_array_equal(sg.add([1.0, 1.0], t).values, [2.0, 3.0])
+    diff = sg.sub(np.ones(2), t)  # in t's dtype, as np.ones(2) - t
+    assert diff.dtype == "float32" == (np.ones(2) - t).dtype
+    np.testing.assert_array_equal(diff.values, [0.0, -1.0])
+    y = sg.sum(sg.div(6.0, t))
+    y.backward()
+    np.testing.assert_allclose(t.grad, [-6.0, -1.5])
+    np.testing.assert_array_equal(sg.mul(2.0, 3.0).values, 6.0)
+
+
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
                                     ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5))])
 def test_matmul(shapes, rng):

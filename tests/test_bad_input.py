@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import simplegrad as sg
-from simplegrad import nn
+from simplegrad import _core, nn
 
 HUGE = 2**40  # any shape with two of these overflows 64-bit byte counts
 
@@ -221,6 +221,24 @@ CASES = [
      ValueError, "conv2d|pad"),
     ("conv2d-padding-alias-conflict", lambda: sg.conv2d(X(), W(), pad_width=1, padding=2),
      ValueError, "conv2d"),
+    # an explicit 0 is not the default: it must agree with the alias too
+    ("conv2d-padding-alias-zero", lambda: sg.conv2d(X(), W(), pad_width=0, padding=2),
+     ValueError, "conv2d: pad_width=0 and padding=2 disagree"),
+    ("Conv2d-padding-alias-zero", lambda: nn.Conv2d(3, 4, 3, pad_width=0, padding=1),
+     ValueError, "Conv2d"),
+    ("max_pool2d-padding-alias-zero", lambda: sg.max_pool2d(X(), 2, pad_width=0, padding=1),
+     ValueError, "max_pool2d"),
+    ("AvgPool2d-padding-alias-conflict", lambda: nn.AvgPool2d(2, pad_width=(1, 0), padding=1),
+     ValueError, "AvgPool2d"),
+    # ---- a dilated window whose extent overflows int64 (was an out-of-bounds read) -------------------
+    ("max_pool2d-dilated-extent-overflow",
+     lambda: sg.max_pool2d(X(), (1, 2**32), stride=(1, 2**32), dilation=(1, 2**32)), ValueError,
+     "max_pool2d: kernel .* is larger than the padded input"),
+    ("avg_pool2d-dilated-extent-overflow",
+     lambda: sg.avg_pool2d(X(), 2**32, stride=2**32, dilation=2**32), ValueError, "avg_pool2d"),
+    ("AvgPool2d-dilated-extent-overflow",
+     lambda: nn.AvgPool2d(2**32, stride=2**32, dilation=2**32)(X()), ValueError,
+     "avg_pool2d|AvgPool2d"),
     # ---- byte counts that overflow 64 bits: refused before any allocation ------------------------------
     ("zeros-overflow", lambda: sg.zeros((HUGE, HUGE)), MemoryError, "zeros|full"),
     ("ones-overflow", lambda: sg.ones((2**62, 4)), MemoryError, "ones|full"),
@@ -243,6 +261,20 @@ CASES = [
     ("Linear-overflow", lambda: nn.Linear(HUGE, HUGE), MemoryError, "Linear"),
     ("Conv2d-overflow", lambda: nn.Conv2d(2**20, 2**20, 2**10), MemoryError, "Conv2d"),
     ("Embedding-overflow", lambda: nn.Embedding(HUGE, HUGE), MemoryError, "Embedding"),
+    # ---- hyperparameters that are not finite ---------------------------------------------------------
+    ("SGD-lr-inf", lambda: sg.opt.SGD([sg.ones((2,))], lr=np.inf), ValueError, "SGD: lr"),
+    ("SGD-momentum-nan", lambda: sg.opt.SGD([sg.ones((2,))], momentum=np.nan), ValueError,
+     "SGD: momentum"),
+    ("SGD-weight-decay-inf", lambda: sg.opt.SGD([sg.ones((2,))], weight_decay=np.inf), ValueError,
+     "SGD: weight_decay"),
+    ("Adam-eps-nan", lambda: sg.opt.Adam([sg.ones((2,))], eps=np.nan), ValueError, "Adam: eps"),
+    ("AdamW-weight-decay-nan", lambda: sg.opt.AdamW([sg.ones((2,))], weight_decay=np.nan),
+     ValueError, "AdamW: weight_decay"),
+    # ---- operands that are not numbers ----------------------------------------------------------------
+    ("add-string-first", lambda: sg.add("a", sg.ones((2,))), TypeError, "add"),
+    ("less-string-first", lambda: sg.less("a", sg.ones((2,))), TypeError, "less"),
+    ("values-strings", lambda: setattr(sg.ones((2,)), "values", np.array(["a", "b"])), TypeError,
+     "Tensor.values"),
     # ---- misuse of autograd and devices -----------------------------------------------------------
     ("backward-twice", lambda: [y := (sg.ones((2,)) * 2).sum(), y.backward(), y.backward()],
      RuntimeError, "backward"),
@@ -382,3 +414,23 @@ def test_nan_and_inf_propagate(bad, rng):
     conv = nn.Conv2d(1, 2, 3, dtype="float64")
     conv(t).sum().backward()
     assert conv.weight.grad is not None
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: _core.erf(a, np.empty(a.shape, a.dtype)),
+    lambda a: _core.max_pool2d_forward(a.reshape(4, 4), [2, 2], [2, 2], [0] * 4, [1, 1]),
+    lambda a: _core.avg_pool2d_forward(a.reshape(4, 4), [2, 2], [2, 2], [0] * 4, [1, 1]),
+    lambda a: _core.pad_forward(a, [1], [1], "edge"),
+], ids=["erf", "max_pool2d", "avg_pool2d", "pad"])
+@pytest.mark.parametrize("dtype", [">f4", ">f8"])
+def test_core_kernels_refuse_byte_swapped_arrays(call, dtype):
+    # The kernels read the machine's byte order: a big-endian array would be read as other numbers.
+    a = np.arange(16, dtype=dtype)
+    with pytest.raises(TypeError, match="byte order"):
+        call(a)
+
+
+def test_gemm_reads_byte_swapped_operands_by_value(rng):
+    a, b = rng.standard_normal((5, 7)), rng.standard_normal((7, 3))
+    out = _core.gemm(a.astype(">f8"), b.astype(">f8"))
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)

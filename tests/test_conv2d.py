@@ -597,3 +597,31 @@ def test_backward_with_grouped_images_and_column_tiles():
                 "noyx,oc->ncyx", g, w[:, :, i, j], optimize=True
             )
     np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype, channels", [
+    ("float32", 8), ("float32", 16), ("float32", 32), ("float64", 16), ("float64", 64),
+])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_input_gradient_of_a_weight_with_nan_or_inf(dtype, channels, bad, rng):
+    # dx sums weight * dy over the taps that land on dy; the forms that compute dx as a forward
+    # convolution of zero-padded dy (from 16 channels) must not add 0 * inf or 0 * NaN terms.
+    x = rng.standard_normal((2, channels, 6, 6))
+    w = rng.standard_normal((channels, channels, 3, 3))
+    w[0, 0, 0, 0] = bad
+    dy = rng.standard_normal((2, channels, 4, 4))
+    xt, wt = sg.Tensor(x, dtype=dtype), sg.Tensor(w, dtype=dtype)
+    sg.conv2d(xt, wt).backward(sg.Tensor(dy, dtype=dtype))
+    with np.errstate(invalid="ignore"):
+        dx, _, _ = reference_conv2d_backward(x, w, dy, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    assert not np.isfinite(dx[:, 0, :4, :4]).any()  # the positions tap (0, 0) reaches
+    assert np.isfinite(dx[:, 0, 4:]).all() and np.isfinite(dx[:, 0, :, 4:]).all()
+    assert np.isfinite(dx[:, 1:]).all()
+    np.testing.assert_allclose(xt.grad, dx, rtol=1e-4, atol=1e-4, equal_nan=True)
+
+
+def test_padding_spellings_that_agree_once_normalised():
+    x, w = sg.ones((1, 3, 8, 8)), sg.ones((2, 3, 3, 3))
+    y = sg.conv2d(x, w, pad_width=(1, 1, 1, 1), padding=1)
+    np.testing.assert_array_equal(y.values, sg.conv2d(x, w, padding=1).values)
+    assert nn.Conv2d(3, 2, 3, pad_width=((1, 1), (1, 1)), padding="same").padding == (1, 1, 1, 1)

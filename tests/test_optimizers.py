@@ -283,3 +283,23 @@ def test_load_state_dict_checks_the_structure():
         opt.load_state_dict(state)
     with pytest.raises(ValueError, match="^load_state_dict"):
         opt.load_state_dict({"nothing": 1})
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: sg.opt.SGD(params, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda params: sg.opt.AdamW(params, lr=0.1),
+], ids=["SGD", "AdamW"])
+def test_zero_grad_leaves_frozen_parameters_alone(make):
+    # A frozen parameter gets no gradient, so step() skips it (weight decay included), as
+    # Module.zero_grad and PyTorch's optimizers leave it.
+    layer = nn.Linear(2, 2)
+    layer.weight.comp_grad = False
+    frozen = layer.weight.values.copy()
+    opt = make(layer)
+    for _ in range(3):
+        opt.zero_grad()
+        assert layer.weight.grad is None and not layer.bias.grad.any()
+        sg.mean(layer(sg.ones((1, 2)))).backward()
+        opt.step()
+    np.testing.assert_array_equal(layer.weight.values, frozen)
+    assert not np.array_equal(layer.bias.values, np.zeros(2))

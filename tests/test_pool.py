@@ -199,3 +199,27 @@ def test_layers(rng):
         MaxPool2d(0)
     with pytest.raises(ValueError, match="^AvgPool2d"):
         AvgPool2d(2, pad_width=1, padding=2)
+
+
+def test_padding_spellings_that_agree_once_normalised():
+    x = sg.ones((1, 1, 4, 4))
+    assert sg.max_pool2d(x, 2, pad_width=(1, 1), padding=1).shape == (1, 1, 3, 3)
+    assert AvgPool2d(2, pad_width=(1, 1, 1, 1), padding=(1, 1)).padding == (1, 1, 1, 1)
+    assert sg.max_pool2d(x, 2, padding=1).shape == (1, 1, 3, 3)  # the alias alone
+
+
+@pytest.mark.parametrize("dtype, size, kernel, padding", [
+    ("float32", 2, 2**32, 2**31),        # area 2^64: past int64
+    ("float64", 1, 2**40 - 1, 2**39),    # area ~1.2e24
+])
+def test_avg_pool2d_divides_by_a_window_area_past_int64(dtype, size, kernel, padding):
+    # One window over the whole (tiny) input: the mean is sum(x) / kernel^2, computed here in
+    # Python's exact integers; the int64 product kh * kw would wrap (to 0 or a negative number).
+    values = np.arange(1.0, 1.0 + size * size).reshape(1, 1, size, size)
+    x = sg.Tensor(values, dtype=dtype)
+    y = sg.avg_pool2d(x, kernel, padding=padding)
+    assert y.shape == (1, 1, 1, 1)
+    area = float(kernel * kernel)
+    np.testing.assert_allclose(y.values[0, 0, 0, 0], values.sum() / area, rtol=1e-6)
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.full(values.shape, 1.0 / area), rtol=1e-6)

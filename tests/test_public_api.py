@@ -112,6 +112,13 @@ def test_nothing_leaks(name):
     assert not hasattr(sg, name), f"simplegrad.{name} leaks an implementation detail"
 
 
+@pytest.mark.parametrize("module", [sg.data, sg.nn, sg.opt, sg.sch], ids=lambda m: m.__name__)
+def test_public_modules_hold_only_their_api(module):
+    extra = [n for n in dir(module) if not n.startswith("_") and n not in module.__all__
+             and not isinstance(getattr(module, n), type(importlib))]  # submodules may show
+    assert not extra, f"{module.__name__} leaks {extra}"
+
+
 def _public_modules():
     names = ["simplegrad"]
     for info in pkgutil.walk_packages(sg.__path__, "simplegrad."):

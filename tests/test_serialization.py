@@ -71,3 +71,63 @@ def test_load_into_a_different_architecture_names_the_key(tmp_path):
 def test_save_rejects_keys_it_could_not_restore(tmp_path):
     with pytest.raises(ValueError, match="^save: key 'a/b'"):
         sg.save({"a/b": np.zeros(1)}, tmp_path / "bad")
+
+
+def test_keys_named_like_savez_arguments_round_trip(tmp_path, rng):
+    # np.savez takes its arrays as keyword arguments: "file" or "allow_pickle" would be its own.
+    state = {"file": rng.standard_normal(3), "allow_pickle": np.arange(4), "w": np.zeros(2)}
+    sg.save(state, tmp_path / "k.npz")
+    back = sg.load(tmp_path / "k.npz")
+    assert sorted(back) == sorted(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key], value)
+    with np.load(tmp_path / "k.npz", allow_pickle=False) as data:  # still a plain .npz for NumPy
+        np.testing.assert_array_equal(data["allow_pickle"], np.arange(4))
+
+
+def test_save_names_a_ragged_tuple(tmp_path):
+    with pytest.raises(TypeError, match="^save: 'a' holds a tuple"):
+        sg.save({"a": (sg.ones((2,)), 1)}, tmp_path / "bad")
+
+
+def _zip(path, members):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda p: p.write_bytes(b""), ValueError, "is not a simplegrad .npz"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), ValueError, "is not a simplegrad .npz"),
+    (lambda p: p.write_bytes(_npy(np.ones(3))), ValueError, "holds a single array"),
+    (lambda p: _zip(p, {"notes.txt": b"hello"}), ValueError, "member 'notes.txt'"),
+    (lambda p: _zip(p, {"a.npy": _npy(np.ones(1)), "a/b.npy": _npy(np.ones(1))}), ValueError,
+     "both an array and a group|lies inside the array"),
+    (lambda p: _zip(p, {"x/[0].npy": _npy(np.ones(1)), "x/[2].npy": _npy(np.ones(1))}), ValueError,
+     "list items"),
+    (lambda p: p.mkdir(), IsADirectoryError, "is a directory"),
+], ids=["empty", "truncated", "npy", "not-npy-member", "array-and-group", "list-gap", "directory"])
+def test_load_names_a_file_it_cannot_read(tmp_path, make, error, match):
+    path = tmp_path / "bad.npz"
+    make(path)
+    with pytest.raises(error, match=f"^load: .*{match}"):
+        sg.load(path)
+
+
+def test_load_names_a_corrupted_member(tmp_path):
+    sg.save({"w": np.arange(1000.0)}, tmp_path / "c.npz")
+    data = bytearray((tmp_path / "c.npz").read_bytes())
+    data[200] ^= 0xFF  # inside the stored array: the member's CRC no longer matches
+    (tmp_path / "c.npz").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="^load: .*is not a simplegrad .npz"):
+        sg.load(tmp_path / "c.npz")

@@ -100,6 +100,18 @@ def test_values_is_a_zero_copy_view_both_ways():
     assert t.shape == (2, 2) and t.dtype == "float32"
 
 
+@pytest.mark.parametrize("old, new", [((3,), (1,)), ((1,), (3,)), ((2, 3), (3, 2))])
+def test_values_of_a_new_shape_drop_the_old_gradient(old, new):
+    t = sg.ones(old)
+    sg.sum(t * 2).backward()
+    t.values = np.full(new, 5.0)
+    assert t.grad is None  # a gradient of the old shape described another tensor
+    sg.sum(t * 3).backward()
+    np.testing.assert_array_equal(t.grad, np.full(new, 3.0))
+    t.values = np.zeros(new)  # the same shape: the gradient stays
+    np.testing.assert_array_equal(t.grad, np.full(new, 3.0))
+
+
 def test_grad_is_assignable():
     t = sg.Tensor([[1.0, 2.0]])
     t.grad = np.array([[3.0, 4.0]])

@@ -9,7 +9,10 @@ import numpy as np
 from .._memory import empty
 from .._tensor import Tensor, as_tensor
 
-__all__ = ["empty", "operand", "normalize_dims", "float_input", "Tensor", "as_tensor"]
+__all__ = [
+    "empty", "operand", "operands", "NO_PADDING", "normalize_dims", "float_input", "Tensor",
+    "as_tensor",
+]
 
 
 def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
@@ -22,6 +25,31 @@ def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
     if isinstance(value, (np.ndarray, np.generic, list, tuple, bool)):
         return as_tensor(value, like)
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__} for a Tensor op")
+
+
+class _DefaultPadding(int):
+    """The default `pad_width`, 0, told apart from a 0 the caller passes: only a `pad_width` the
+    caller gives must agree with the alias `padding` (a plain 0 is one cached object)."""
+
+    def __repr__(self) -> str:
+        return "0"
+
+
+NO_PADDING: Any = _DefaultPadding(0)
+
+
+def operands(a: Any, b: Any, op: str) -> tuple:
+    """A binary op's (a, b) for `op(a, b)` with either one a Tensor: the other taken as `operand`
+    takes it, next to the Tensor (so `sg.sub(np.ones(2), t)` computes in t's dtype, as
+    `np.ones(2) - t` does). With neither a Tensor, `a` becomes one (non-differentiable)."""
+    if isinstance(a, Tensor):
+        return a, operand(b, a, op)
+    if isinstance(b, Tensor):
+        return operand(a, b, op), b
+    if not isinstance(a, (int, float, np.ndarray, np.generic, list, tuple)):
+        raise TypeError(f"{op}: unsupported operand type {type(a).__name__} for a Tensor op")
+    a = Tensor(a, comp_grad=False)
+    return a, operand(b, a, op)
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._settings import get_default_dtype
-from ._util import Tensor, empty, operand
+from ._util import Tensor, empty, operand, operands
 from ._util import operand as operand  # re-exported for _ops/__init__
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
@@ -114,16 +114,20 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            # d(a^b)/da = b * a^(b-1)
-            ga = _binary_out(np.power, a, np.subtract(b, 1))
-            np.multiply(ga, b, out=ga)
+            # d(a^b)/da = b * a^(b-1), taken as 0 where b == 0 (a^0 is 1 for every a, 0 included)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = _binary_out(np.power, a, np.subtract(b, 1))
+                np.multiply(ga, b, out=ga)
+            np.copyto(ga, 0, where=np.equal(b, 0))
             np.multiply(ga, g, out=ga)
         if ctx.needs_input_grad[1]:
-            # d(a^b)/db = a^b * log(a), taken as 0 where a^b == 0
+            # d(a^b)/db = a^b * log(a), taken as 0 where a^b == 0 and where a == 0 <= b (the limit
+            # from a > 0, as PyTorch takes it)
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = np.log(a)
             gb = _binary_out(np.multiply, out, g)
-            np.multiply(gb, np.where(out == 0, 0, log_a), out=gb)
+            zero = (out == 0) | (np.equal(a, 0) & np.greater_equal(b, 0))
+            np.multiply(gb, np.where(zero, 0, log_a), out=gb)
         return ga, gb
 
 
@@ -230,37 +234,37 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _compare(ufunc, a: Tensor, b: Any) -> Tensor:
-    b = operand(b, a)
-    bv = b._values if isinstance(b, Tensor) else b
-    out = empty(np.broadcast_shapes(a.shape, np.shape(bv)), "bool")
-    ufunc(a._values, bv, out=out)
+def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
+    a, b = operands(a, b, op)
+    av, bv = (t._values if isinstance(t, Tensor) else t for t in (a, b))
+    out = empty(np.broadcast_shapes(np.shape(av), np.shape(bv)), "bool")
+    ufunc(av, bv, out=out)
     return Tensor._wrap(out, False)
 
 
 def add(a, b) -> Tensor:
     """a + b with broadcasting."""
-    return Add.apply(a, operand(b, a, "add"), oper="+")
+    return Add.apply(*operands(a, b, "add"), oper="+")
 
 
 def sub(a, b) -> Tensor:
     """a - b with broadcasting."""
-    return Sub.apply(a, operand(b, a, "sub"), oper="-")
+    return Sub.apply(*operands(a, b, "sub"), oper="-")
 
 
 def mul(a, b) -> Tensor:
     """a * b with broadcasting."""
-    return Mul.apply(a, operand(b, a, "mul"), oper="*")
+    return Mul.apply(*operands(a, b, "mul"), oper="*")
 
 
 def div(a, b) -> Tensor:
     """a / b with broadcasting."""
-    return Div.apply(a, operand(b, a, "div"), oper="/")
+    return Div.apply(*operands(a, b, "div"), oper="/")
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - mirrors the operator's name
     """a ** b with broadcasting."""
-    return Pow.apply(a, operand(b, a, "pow"), oper="**")
+    return Pow.apply(*operands(a, b, "pow"), oper="**")
 
 
 def neg(a) -> Tensor:
@@ -288,20 +292,20 @@ def matmul(a, b) -> Tensor:
 
 def equal(a, b) -> Tensor:
     """Element-wise a == b as a bool tensor (no gradient)."""
-    return _compare(np.equal, a, b)
+    return _compare(np.equal, a, b, "equal")
 
 
 def less(a, b) -> Tensor:
-    return _compare(np.less, a, b)
+    return _compare(np.less, a, b, "less")
 
 
 def less_equal(a, b) -> Tensor:
-    return _compare(np.less_equal, a, b)
+    return _compare(np.less_equal, a, b, "less_equal")
 
 
 def greater(a, b) -> Tensor:
-    return _compare(np.greater, a, b)
+    return _compare(np.greater, a, b, "greater")
 
 
 def greater_equal(a, b) -> Tensor:
-    return _compare(np.greater_equal, a, b)
+    return _compare(np.greater_equal, a, b, "greater_equal")

@@ -10,8 +10,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from .._tensor import resolve_alias
-from ._util import Tensor, float_input
+from ._util import NO_PADDING, Tensor, float_input
 
 __all__ = ["conv2d"]
 
@@ -94,16 +93,25 @@ def padding_tblr(
     return pads
 
 
-def default_to_none(pad_width: Any, padding: Any) -> Any:
-    """`pad_width` as given, or None when it is the default 0 and the alias `padding` was given."""
-    if (
-        padding is not None
-        and not isinstance(pad_width, bool)
-        and isinstance(pad_width, int)
-        and pad_width == 0
-    ):
-        return None
-    return pad_width
+def resolve_padding(
+    pad_width: Any,
+    padding: Any,
+    op: str,
+    kernel: Tuple[int, int],
+    dilation: Tuple[int, int],
+    stride: Tuple[int, int],
+) -> Tuple[int, int, int, int]:
+    """(top, bottom, left, right) from the two spellings (see `padding_tblr`): `padding` when it is
+    given, else `pad_width`; both given must agree once normalised (1 and (1, 1, 1, 1) do)."""
+    if padding is None:
+        return padding_tblr(pad_width, op, kernel, dilation, stride)
+    alias = padding_tblr(padding, op, kernel, dilation, stride)
+    given = pad_width is not NO_PADDING
+    if given and padding_tblr(pad_width, op, kernel, dilation, stride) != alias:
+        raise ValueError(
+            f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one of them"
+        )
+    return alias
 
 
 def pad_mode_name(mode: Any, op: str = "conv2d") -> str:
@@ -150,7 +158,7 @@ def conv2d(
     weight: Tensor,
     bias: Optional[Tensor] = None,
     stride: IntPair = 1,
-    pad_width: Padding = 0,
+    pad_width: Padding = NO_PADDING,
     pad_mode: str = "constant",
     pad_value: float = 0,
     *,
@@ -197,9 +205,6 @@ def conv2d(
         bias = float_input(bias, op)
     stride = int_pair(stride, "stride", op)
     dilation = int_pair(dilation, "dilation", op)
-    pad_spec = resolve_alias(
-        op, default_to_none(pad_width, padding), padding, "pad_width", "padding"
-    )
     groups = _int(groups, "groups", op)
     mode = pad_mode_name(pad_mode, op)
     if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
@@ -213,7 +218,7 @@ def conv2d(
         if t is not None and t._values.dtype != x._values.dtype:
             raise TypeError(f"{op}: x is {x.dtype} but {name} is {t.dtype}; convert one of them")
     out_channels, weight_channels, kh, kw = weight.shape
-    pads = padding_tblr(pad_spec, op, (kh, kw), dilation, stride)
+    pads = resolve_padding(pad_width, padding, op, (kh, kw), dilation, stride)
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
     if groups < 1:

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import Tensor, float_input
+from ._util import NO_PADDING, Tensor, float_input
 
 __all__ = ["avg_pool2d", "max_pool2d"]
 
@@ -87,13 +87,16 @@ def padding_tblr(value: Any, op: str) -> tuple[int, int, int, int]:
 
 
 def resolve_padding(pad_width: Any, padding: Any, op: str) -> tuple[int, int, int, int]:
-    """One padding from the two spellings; `padding` wins over the default `pad_width=0`."""
+    """One padding from the two spellings: `padding` when it is given, else `pad_width`; both
+    given must agree once normalised (1 and (1, 1, 1, 1) do)."""
     pads = padding_tblr(pad_width, op)
     if padding is None:
         return pads
     alias = padding_tblr(padding, op)
-    if pads != (0, 0, 0, 0) and pads != alias:
-        raise ValueError(f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one")
+    if pad_width is not NO_PADDING and pads != alias:
+        raise ValueError(
+            f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one of them"
+        )
     return alias
 
 
@@ -114,7 +117,7 @@ def _pool_input(x: Any, op: str) -> Tensor:
 
 
 def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               pad_width: Padding = 0, *, padding: Padding | None = None,
+               pad_width: Padding = NO_PADDING, *, padding: Padding | None = None,
                dilation: IntPair = 1) -> Tensor:
     """2-D max pooling over the last two dims.
 
@@ -141,7 +144,7 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               pad_width: Padding = 0, *, padding: Padding | None = None,
+               pad_width: Padding = NO_PADDING, *, padding: Padding | None = None,
                dilation: IntPair = 1) -> Tensor:
     """2-D average pooling over the last two dims.
 

@@ -7,8 +7,9 @@ import numbers
 from typing import Any, Optional, Tuple, Union
 
 from .. import _settings
-from .._ops.conv import conv2d, default_to_none, int_pair, pad_mode_name, padding_tblr
-from .._tensor import Tensor, resolve_alias
+from .._ops._util import NO_PADDING
+from .._ops.conv import conv2d, int_pair, pad_mode_name, resolve_padding
+from .._tensor import Tensor
 from ._init import check_size, given_parameter, uniform_parameter
 from .module import Module
 
@@ -57,7 +58,7 @@ class Conv2d(Module):
         use_bias: bool = True,
         dtype: Optional[str] = None,
         stride: Union[int, Tuple[int, int]] = 1,
-        pad_width: Any = 0,
+        pad_width: Any = NO_PADDING,
         pad_mode: str = "constant",
         pad_value: float = 0,
         weight_label: str = "W",
@@ -71,9 +72,6 @@ class Conv2d(Module):
         op = "Conv2d"
         self.stride = int_pair(stride, "stride", op)
         self.dilation = int_pair(dilation, "dilation", op)
-        pad_spec = resolve_alias(
-            op, default_to_none(pad_width, padding), padding, "pad_width", "padding"
-        )
         self.pad_mode = pad_mode
         pad_mode_name(pad_mode, op)
         if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
@@ -125,7 +123,9 @@ class Conv2d(Module):
                 f"and out_channels={out_channels}"
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.padding = padding_tblr(pad_spec, op, self.kernel_size, self.dilation, self.stride)
+        self.padding = resolve_padding(
+            pad_width, padding, op, self.kernel_size, self.dilation, self.stride
+        )
         fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
         bound = math.sqrt(1.0 / fan_in) if fan_in > 0 else 0.0
         if weight is None:

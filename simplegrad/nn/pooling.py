@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._ops._util import NO_PADDING
 from .._ops.pool import IntPair, Padding, avg_pool2d, max_pool2d, pool_settings
 from .._tensor import Tensor
 from .module import Module
@@ -13,7 +14,7 @@ class _Pool2d(Module):
     """What both pooling layers share: checked settings, stored as tuples, and their repr."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 pad_width: Padding = 0, *, padding: Padding | None = None,
+                 pad_width: Padding = NO_PADDING, *, padding: Padding | None = None,
                  dilation: IntPair = 1) -> None:
         super().__init__()
         kernel, strides, pads, dilations = pool_settings(

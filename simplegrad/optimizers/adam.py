@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._tensor import Tensor
-from .base import Optimizer, _is_number
+from .base import Optimizer, _is_number, _non_negative
 
 __all__ = ["Adam", "AdamW"]
 
@@ -57,9 +57,9 @@ class Adam(Optimizer):
         for key in ("beta_1", "beta_2"):
             if key in values and (not _is_number(values[key]) or not 0 <= values[key] < 1):
                 raise ValueError(f"{self._op}: {key} must be in [0, 1), got {values[key]!r}")
-        if "eps" in values and (not _is_number(values["eps"]) or values["eps"] < 0):
+        if "eps" in values and not _non_negative(values["eps"]):
             raise ValueError(
-                f"{self._op}: eps must be a non-negative number, got {values['eps']!r}"
+                f"{self._op}: eps must be a finite non-negative number, got {values['eps']!r}"
             )
         if "maximize" in values and not isinstance(values["maximize"], (bool, np.bool_)):
             raise TypeError(f"{self._op}: maximize must be a bool, got {values['maximize']!r}")

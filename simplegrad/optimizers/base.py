@@ -29,6 +29,11 @@ def _is_number(value: Any) -> bool:
     )
 
 
+def _non_negative(value: Any) -> bool:
+    """Whether `value` is a finite number >= 0 (a learning rate, a decay, ...; not NaN or inf)."""
+    return _is_number(value) and math.isfinite(value) and value >= 0
+
+
 def _scalar(value: Any) -> Any:
     """A 0-d array (as sg.load returns) as a Python scalar; anything else unchanged."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -120,11 +125,13 @@ class Optimizer:
     def _validate(self, values: Dict[str, Any]) -> None:
         """Checks hyperparameter values (subclasses add their own rules)."""
         lr = values.get("lr")
-        if "lr" in values and (not _is_number(lr) or lr < 0 or math.isnan(lr)):
-            raise ValueError(f"{self._op}: lr must be a non-negative number, got {lr!r}")
+        if "lr" in values and not _non_negative(lr):
+            raise ValueError(f"{self._op}: lr must be a finite non-negative number, got {lr!r}")
         wd = values.get("weight_decay")
-        if "weight_decay" in values and (not _is_number(wd) or wd < 0):
-            raise ValueError(f"{self._op}: weight_decay must be a non-negative number, got {wd!r}")
+        if "weight_decay" in values and not _non_negative(wd):
+            raise ValueError(
+                f"{self._op}: weight_decay must be a finite non-negative number, got {wd!r}"
+            )
 
     def _ratio(self, group_lr: float) -> float:
         return group_lr / self._base_lr if self._base_lr != 0 else 1.0
@@ -298,9 +305,13 @@ class Optimizer:
         )
 
     def zero_grad(self) -> None:
-        """Sets every parameter's gradient to zeros (in place when it already has one)."""
+        """Sets every trainable parameter's gradient to zeros (in place when it already has one).
+        A frozen one (comp_grad False) keeps its grad, None as a rule, so step() leaves it alone
+        (weight decay included), as Module.zero_grad does."""
         for group in self.param_groups:
             for tensor in group["params"].values():
+                if not tensor.comp_grad:
+                    continue
                 if tensor.grad is not None and tensor.grad.shape == tensor.shape:
                     tensor.grad.fill(0)
                 else:

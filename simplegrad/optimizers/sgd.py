@@ -7,7 +7,7 @@ from typing import Any, Dict
 import numpy as np
 
 from .._tensor import Tensor
-from .base import Optimizer, _is_number
+from .base import Optimizer, _non_negative
 
 __all__ = ["SGD"]
 
@@ -55,8 +55,10 @@ class SGD(Optimizer):
     def _validate(self, values: Dict[str, Any]) -> None:
         super()._validate(values)
         for key in ("momentum", "dampening"):
-            if key in values and (not _is_number(values[key]) or values[key] < 0):
-                raise ValueError(f"SGD: {key} must be a non-negative number, got {values[key]!r}")
+            if key in values and not _non_negative(values[key]):
+                raise ValueError(
+                    f"SGD: {key} must be a finite non-negative number, got {values[key]!r}"
+                )
         if "nesterov" in values and not isinstance(values["nesterov"], (bool, np.bool_)):
             raise TypeError(f"SGD: nesterov must be a bool, got {values['nesterov']!r}")
         if values.get("nesterov") and (

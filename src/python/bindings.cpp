@@ -75,6 +75,10 @@ void* checked_data(const py::array& a, DType dtype, int ndim, const char* op, co
     if (actual != dtype)
         throw py::type_error(std::string(op) + ": " + name + " must be " + dtype_name(dtype) +
                              ", got " + dtype_name(actual));
+    if (!a.dtype().attr("isnative").cast<bool>())  // the kernels read the machine's byte order
+        throw py::type_error(std::string(op) + ": " + name +
+                             " must be in the machine's byte order, got " +
+                             std::string(py::str(a.dtype())));
     if (ndim >= 0 && a.ndim() != ndim)
         throw py::value_error(std::string(op) + ": " + name + " must have " + std::to_string(ndim) +
                               " dimensions, got " + std::to_string(a.ndim()));
