@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from typing import Any, Optional
 
@@ -40,10 +42,25 @@ def _finish(values: np.ndarray, op: str, comp_grad, requires_grad, label, device
     return t
 
 
+def _finite_number(value: Any, name: str, op: str) -> float:
+    """`value` as a float: a real number (not a bool or a string) that is finite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating)):
+        raise TypeError(f"{op}: {name} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{op}: {name} must be finite, got {value!r}")
+    return float(value)
+
+
 def _filled(op: str, shape: Any, fill_value: float, dtype, comp_grad, label, device,
             requires_grad) -> Tensor:
+    if isinstance(fill_value, (str, bytes)) or not isinstance(fill_value, (numbers.Number,
+                                                                           np.generic)):
+        raise TypeError(f"{op}: fill_value must be a number, got {fill_value!r}")
     values = _memory.empty(_shape(shape, op), _settings.check_dtype(dtype, op), op)
-    values.fill(fill_value)
+    try:
+        values.fill(fill_value)
+    except (OverflowError, ValueError, TypeError):  # e.g. 2**70 or NaN into int64
+        raise ValueError(f"{op}: cannot fill a {values.dtype} tensor with {fill_value!r}") from None
     return _finish(values, op, comp_grad, requires_grad, label, device)
 
 
@@ -92,6 +109,7 @@ def normal(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = 
         >>> sg.normal((1, 3, 28, 28)).shape
         (1, 3, 28, 28)
     """
+    mu, sigma = _finite_number(mu, "mu", "normal"), _finite_number(sigma, "sigma", "normal")
     if sigma < 0:
         raise ValueError(f"normal: sigma must be non-negative, got {sigma}")
     return _random(lambda g, s: g.normal(mu, sigma, s), shape, dtype, "normal", comp_grad,
@@ -102,6 +120,7 @@ def uniform(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] =
             label: Optional[str] = None, device: Optional[str] = None, low: float = 0.0,
             high: float = 1.0, *, requires_grad: Optional[bool] = None) -> Tensor:
     """Samples from U[low, high), drawn from the seeded source."""
+    low, high = _finite_number(low, "low", "uniform"), _finite_number(high, "high", "uniform")
     if high < low:
         raise ValueError(f"uniform: high ({high}) is below low ({low})")
     return _random(lambda g, s: g.uniform(low, high, s), shape, dtype, "uniform", comp_grad,

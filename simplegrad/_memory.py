@@ -19,6 +19,8 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
     name = _NAMES.get(dtype)
     if name is None:
         name = np.dtype(dtype).name
+    if any(d >= 2**63 for d in shape):  # past what the core takes: as a byte count past 2^62
+        raise MemoryError(f"{op or 'empty'}: a tensor of shape {tuple(shape)} does not fit in memory")
     if not op:
         return _core.empty(shape, name)
     try:
@@ -82,6 +84,8 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive thread count, got {n}")
+    if n >= 2**63:
+        raise ValueError(f"set_num_threads: {n} threads does not fit in 64 bits")
     _core.set_num_threads(int(n))
 
 

@@ -28,7 +28,7 @@ std::atomic<int> g_threads{initial_threads()};
 
 int num_threads() { return g_threads.load(std::memory_order_relaxed); }
 
-void set_num_threads(int n) {
+void set_num_threads(std::int64_t n) {
     if (n < 1)
         throw std::invalid_argument("set_num_threads: expected a positive thread count, got " +
                                     std::to_string(n));
@@ -37,7 +37,7 @@ void set_num_threads(int n) {
                                     std::to_string(kMaxThreads) + " threads, got " +
                                     std::to_string(n));
 #ifdef SIMPLEGRAD_OPENMP
-    g_threads.store(n, std::memory_order_relaxed);
+    g_threads.store(int(n), std::memory_order_relaxed);
 #else
     (void)n;  // a build without OpenMP always runs on one thread
 #endif

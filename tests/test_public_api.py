@@ -3,6 +3,7 @@
 import importlib
 import pkgutil
 
+import numpy as np
 import pytest
 
 import simplegrad as sg
@@ -156,3 +157,22 @@ def test_functional_ops_are_tensor_methods():
         "zero_grad",
     ]:
         assert callable(getattr(x, name, None)), f"Tensor.{name} is missing"
+
+
+def test_functional_ops_are_also_methods(rng):
+    # API.md: each functional op is also a method (not concat/stack, which take a sequence).
+    from simplegrad import _ops
+
+    missing = [n for n in _ops.__all__ if not hasattr(sg.Tensor, n)]
+    assert missing == ["getitem", "concat", "stack"]  # getitem is t[...]
+    x = sg.Tensor(rng.standard_normal((1, 2, 5, 5)))
+    w = sg.Tensor(rng.standard_normal((3, 2, 3, 3)))
+    for method, function in [
+        (x.conv2d(w, padding=1), sg.conv2d(x, w, padding=1)),
+        (x.pad(1, mode="reflect"), sg.pad(x, 1, mode="reflect")),
+        (x.max_pool2d(2), sg.max_pool2d(x, 2)),
+        (x.avg_pool2d(3, stride=2), sg.avg_pool2d(x, 3, stride=2)),
+        (x.add(w.sum()), sg.add(x, w.sum())),
+        (x.less(0.5), sg.less(x, 0.5)),
+    ]:
+        np.testing.assert_array_equal(method.values, function.values)

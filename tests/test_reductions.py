@@ -147,3 +147,15 @@ def test_errors():
         sg.mean(x, dim=(0, 0))
     with pytest.raises(TypeError, match="^min"):
         sg.min(x, keepdims="yes")
+
+
+@pytest.mark.parametrize("reduce", [sg.max, sg.min])
+def test_extremum_gradient_goes_to_the_nan_that_is_the_extremum(reduce):
+    # NaN is the max and the min of a slice that holds one (as in NumPy): the gradient goes to the
+    # NaN positions only (shared evenly), not NaN everywhere; other slices are unaffected.
+    x = sg.Tensor([[1.0, np.nan, 2.0, np.nan], [3.0, 1.0, 3.0, 0.5]], dtype="float64")
+    out = reduce(x, dim=1)
+    assert np.isnan(out.values[0])
+    sg.sum(out * sg.Tensor([2.0, 4.0], dtype="float64")).backward()
+    tied = [2.0, 0.0, 2.0, 0.0] if reduce is sg.max else [0.0, 0.0, 0.0, 4.0]
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0, 1.0], tied])

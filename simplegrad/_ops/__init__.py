@@ -69,6 +69,14 @@ def _attach() -> None:
     for module in (math, activations):
         for name in module.__all__:
             setattr(T, name, getattr(module, name))
+    # The rest, with the tensor as the first argument (not concat/stack: they take a sequence).
+    for function in (arithmetic.add, arithmetic.sub, arithmetic.mul, arithmetic.div,
+                     arithmetic.pow, arithmetic.neg, arithmetic.matmul, arithmetic.equal,
+                     arithmetic.less, arithmetic.less_equal, arithmetic.greater,
+                     arithmetic.greater_equal, losses.ce_loss, losses.mse_loss,
+                     normalization.norm, _conv_ops.conv2d, _pad_ops.pad, _pool_ops.max_pool2d,
+                     _pool_ops.avg_pool2d):
+        setattr(T, function.__name__, function)
     T.where = lambda self, condition, other: math.where(condition, self, other)
     T.__abs__ = math.abs
     T.variance = reductions.variance

@@ -10,8 +10,8 @@ from .._memory import empty
 from .._tensor import Tensor, as_tensor
 
 __all__ = [
-    "empty", "operand", "operands", "NO_PADDING", "normalize_dims", "float_input", "Tensor",
-    "as_tensor",
+    "empty", "operand", "operands", "NO_PADDING", "int_arg", "normalize_dims", "float_input",
+    "Tensor", "as_tensor",
 ]
 
 
@@ -50,6 +50,16 @@ def operands(a: Any, b: Any, op: str) -> tuple:
         raise TypeError(f"{op}: unsupported operand type {type(a).__name__} for a Tensor op")
     a = Tensor(a, comp_grad=False)
     return a, operand(b, a, op)
+
+
+def int_arg(value: Any, name: str, op: str) -> int:
+    """`value` as a Python int: an int or NumPy integer (not a bool) that fits in int64, as the
+    kernels take it (TypeError / ValueError naming `op` and `name` otherwise)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{op}: {name}={value} does not fit in 64 bits")
+    return int(value)
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import NO_PADDING, Tensor, float_input
+from ._util import NO_PADDING, Tensor, float_input, int_arg
 
 __all__ = ["conv2d"]
 
@@ -30,20 +30,14 @@ PAD_MODES = {
 }
 
 
-def _int(value: Any, name: str, op: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
-    return int(value)
-
-
 def int_pair(value: Any, name: str, op: str = "conv2d", minimum: int = 1) -> Tuple[int, int]:
     """`value` (int or (h, w)) as two ints >= `minimum` (TypeError/ValueError otherwise)."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair (h, w), got {value!r}")
-        pair = (_int(value[0], name, op), _int(value[1], name, op))
+        pair = (int_arg(value[0], name, op), int_arg(value[1], name, op))
     else:
-        pair = (_int(value, name, op),) * 2
+        pair = (int_arg(value, name, op),) * 2
     if min(pair) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
     return pair
@@ -85,9 +79,9 @@ def padding_tblr(
                 f"{op}: padding must be an int, (ph, pw) or (top, bottom, left, right), "
                 f"got {value!r}"
             )
-        pads = tuple(_int(v, "padding", op) for v in items)
+        pads = tuple(int_arg(v, "padding", op) for v in items)
     else:
-        pads = (_int(value, "padding", op),) * 4
+        pads = (int_arg(value, "padding", op),) * 4
     if min(pads) < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {value!r}")
     return pads
@@ -205,7 +199,7 @@ def conv2d(
         bias = float_input(bias, op)
     stride = int_pair(stride, "stride", op)
     dilation = int_pair(dilation, "dilation", op)
-    groups = _int(groups, "groups", op)
+    groups = int_arg(groups, "groups", op)
     mode = pad_mode_name(pad_mode, op)
     if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
         raise TypeError(f"{op}: pad_value must be a real number, got {pad_value!r}")

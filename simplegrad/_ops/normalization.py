@@ -93,8 +93,10 @@ def norm(
     for name, value in (("eps", eps), ("correction", correction)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"norm: {name} must be a number, got {type(value).__name__}")
-    if not eps >= 0:
-        raise ValueError(f"norm: eps must be non-negative, got {eps}")
+    if not 0 <= eps < np.inf:
+        raise ValueError(f"norm: eps must be finite and non-negative, got {eps}")
+    if not np.isfinite(correction):
+        raise ValueError(f"norm: correction must be finite, got {correction}")
     count = int(np.prod([x.shape[d] for d in axes]))
     divisor = count - correction
     if divisor <= 0:

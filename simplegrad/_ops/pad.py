@@ -46,6 +46,8 @@ def _width_int(value: Any) -> int:
         raise TypeError(f"pad: widths must be ints, got {value!r}")
     if value < 0:
         raise ValueError(f"pad: widths must be non-negative, got {int(value)}")
+    if value >= 2**63:
+        raise ValueError(f"pad: width {int(value)} does not fit in 64 bits")
     return int(value)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import NO_PADDING, Tensor, float_input
+from ._util import NO_PADDING, Tensor, float_input, int_arg
 
 __all__ = ["avg_pool2d", "max_pool2d"]
 
@@ -50,20 +50,14 @@ class AvgPool2d(Function):
         return _core.avg_pool2d_backward(g, list(ctx.shape), *ctx.geometry)
 
 
-def _int(value: Any, name: str, op: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
-    return int(value)
-
-
 def int_pair(value: Any, name: str, op: str) -> tuple[int, int]:
     """`value` (int or (h, w)) as two positive ints."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair (h, w), got {value!r}")
-        pair = (_int(value[0], name, op), _int(value[1], name, op))
+        pair = (int_arg(value[0], name, op), int_arg(value[1], name, op))
     else:
-        pair = (_int(value, name, op),) * 2
+        pair = (int_arg(value, name, op),) * 2
     if min(pair) < 1:
         raise ValueError(f"{op}: {name} must be positive, got {value!r}")
     return pair
@@ -78,9 +72,9 @@ def padding_tblr(value: Any, op: str) -> tuple[int, int, int, int]:
             raise ValueError(
                 f"{op}: padding must be an int, (ph, pw) or (top, bottom, left, right), got {value!r}"
             )
-        pads = tuple(_int(v, "padding", op) for v in value)
+        pads = tuple(int_arg(v, "padding", op) for v in value)
     else:
-        pads = (_int(value, "padding", op),) * 4
+        pads = (int_arg(value, "padding", op),) * 4
     if min(pads) < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {value!r}")
     return pads

@@ -92,7 +92,8 @@ class Variance(Function):
 
 
 class Extremum(Function):
-    """max/min over dims; the gradient is split evenly among the elements tied for the extremum."""
+    """max/min over dims; the gradient is split evenly among the elements tied for the extremum
+    (the NaNs, where the extremum is NaN)."""
 
     @staticmethod
     def forward(ctx: Context, x, dims, keepdims, reduce):
@@ -108,6 +109,9 @@ class Extremum(Function):
         kept = _reduced_shape(x.shape, ctx.dims, True)
         hits = empty(x.shape, g.dtype)
         np.equal(x, out.reshape(kept), out=hits, casting="unsafe")
+        if np.isnan(out).any():  # a NaN is the extremum: the NaN positions share the gradient
+            nan_hits = np.isnan(x) & np.isnan(out.reshape(kept))
+            np.logical_or(hits, nan_hits, out=hits, casting="unsafe")
         share = np.sum(hits, axis=ctx.dims, keepdims=True)
         np.divide(g.reshape(kept), share, out=share)
         np.multiply(hits, share, out=hits)
@@ -151,6 +155,8 @@ def variance(x: Tensor, dim: Any = None, correction: int = 1, keepdims: bool = T
     numbers = (int, float, np.integer, np.floating)
     if isinstance(correction, bool) or not isinstance(correction, numbers):
         raise TypeError(f"variance: correction must be a number, got {type(correction).__name__}")
+    if not np.isfinite(correction):
+        raise ValueError(f"variance: correction must be finite, got {correction}")
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
     divisor = count - correction
     if divisor <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -68,8 +69,10 @@ class Norm(Module):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape, type(self).__name__)
         self.dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
-        if float(eps) < 0:
-            raise ValueError(f"{type(self).__name__}: eps must be non-negative, got {eps}")
+        if not 0 <= float(eps) < math.inf:
+            raise ValueError(
+                f"{type(self).__name__}: eps must be finite and non-negative, got {eps}"
+            )
         self.eps = float(eps)
         self.correction = correction
         self.elementwise_affine = bool(elementwise_affine)
@@ -161,8 +164,8 @@ class BatchNorm2d(Module):
         self.num_features = check_size(num_features, "num_features", "BatchNorm2d")
         if not 0 <= float(momentum) <= 1:
             raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {momentum}")
-        if float(eps) < 0:
-            raise ValueError(f"BatchNorm2d: eps must be non-negative, got {eps}")
+        if not 0 <= float(eps) < math.inf:
+            raise ValueError(f"BatchNorm2d: eps must be finite and non-negative, got {eps}")
         self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
         dtype = _float_dtype(dtype, "BatchNorm2d")
         if self.affine:
