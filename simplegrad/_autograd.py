@@ -116,6 +116,11 @@ class Function:
                 isinstance(r, np.ndarray) and r.dtype == np.float32 for r in raw
             ):
                 out = out.astype(np.float32)
+        if out.dtype.name not in _settings.DTYPES and out.dtype != np.bool_:
+            raise TypeError(
+                f"{cls.__name__}.forward returned {out.dtype} values (expected one of "
+                f"{', '.join(_settings.DTYPES)} or bool)"
+            )
         out = _memory.to_core(out)
         result = Tensor._wrap(out, any_grad)
         if any_grad:
@@ -160,6 +165,15 @@ def graph_order(root) -> list:
                 if parent is not None and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+
+
+def _broadcasts(grad_shape: tuple, shape: tuple) -> bool:
+    """Whether a gradient of `grad_shape` belongs to an input of `shape`: one of the two is the
+    other broadcast (unbroadcast then sums it down, or spreads it over the input)."""
+    try:
+        return np.broadcast_shapes(grad_shape, shape) in (tuple(grad_shape), tuple(shape))
+    except ValueError:
+        return False
 
 
 def _as_gradient(grad: Any, op: str) -> np.ndarray:
@@ -259,6 +273,11 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                 shape, dtype = parent.shape, parent.dtype
             else:
                 shape, dtype = parent._values.shape, parent._values.dtype
+            if parent_grad.shape != shape and not _broadcasts(parent_grad.shape, shape):
+                raise RuntimeError(
+                    f"{node.function.__name__}.backward returned a gradient of shape "
+                    f"{parent_grad.shape} for an input of shape {shape}"
+                )
             parent_grad = unbroadcast(parent_grad, shape)
             if parent_grad.dtype != dtype:
                 parent_grad = parent_grad.astype(dtype)

@@ -77,6 +77,8 @@ def _as_batch_tensor(array: np.ndarray) -> Tensor:
         )
     elif array.dtype.kind in "iub":
         dtype = "int32" if array.dtype.name == "int32" else "int64"
+        if array.dtype == np.uint64 and array.size and array.max() >= 2**63:
+            raise ValueError(f"DataLoader: uint64 value {array.max()} does not fit in int64")
     else:
         raise TypeError(f"DataLoader: cannot batch values of dtype {array.dtype}")
     out = _memory.empty(array.shape, dtype)
@@ -127,11 +129,23 @@ class DataLoader:
             parts = self.dataset.batch(indices)
             return parts
         samples = [self.dataset[int(i)] for i in indices]
+
+        def stack(items: list, what: str) -> np.ndarray:
+            arrays = [np.asarray(item) for item in items]
+            shapes = sorted({a.shape for a in arrays})
+            if len(shapes) > 1:
+                raise ValueError(
+                    f"DataLoader: {what} of one batch have different shapes {shapes}; "
+                    "samples must share a shape to be stacked"
+                )
+            return np.stack(arrays)
+
         if isinstance(samples[0], tuple):
             return tuple(
-                np.stack([np.asarray(s[k]) for s in samples]) for k in range(len(samples[0]))
+                stack([s[k] for s in samples], f"part {k} of the samples")
+                for k in range(len(samples[0]))
             )
-        return np.stack([np.asarray(s) for s in samples])
+        return stack(samples, "the samples")
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)

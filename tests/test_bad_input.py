@@ -26,6 +26,44 @@ def labels(*values: int) -> sg.Tensor:
     return sg.Tensor(np.array(values, dtype=np.int64))
 
 
+def OPT() -> sg.opt.SGD:
+    return sg.opt.SGD(nn.Linear(2, 2), lr=0.1, momentum=0.9)
+
+
+def STATE(**changes) -> dict:
+    state = OPT().state_dict()
+    state.update(changes)
+    return state
+
+
+class WrongGrad(sg.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.ones(3)  # the input has 2 elements
+
+
+class HalfOut(sg.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.astype(np.float16)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Ragged(sg.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.zeros(i + 1), np.array(i)
+
+
 # (id, thunk, exception class, regex the message must start with)
 CASES = [
     # ---- wrong ndim -------------------------------------------------------------------------------
@@ -304,6 +342,40 @@ CASES = [
      "norm"),
     ("BatchNorm2d-eps-nan", lambda: nn.BatchNorm2d(2, eps=np.nan), ValueError, "BatchNorm2d"),
     ("LayerNorm-eps-inf", lambda: nn.LayerNorm(2, eps=np.inf), ValueError, "LayerNorm"),
+    # ---- schedules whose values leave the float range --------------------------------------------------
+    ("ExponentialLR-start-underflows",
+     lambda: sg.sch.ExponentialLR(OPT(), end_lr=0.01, total_steps=1000, gamma=0.1), ValueError,
+     "ExponentialLR: the derived start_lr"),
+    ("ExponentialLR-end-overflows",
+     lambda: sg.sch.ExponentialLR(OPT(), start_lr=0.01, total_steps=1000, gamma=10.0), ValueError,
+     "ExponentialLR: the derived end_lr"),
+    ("ExponentialLR-endless-overflows",
+     lambda: [sched := sg.sch.ExponentialLR(OPT(), start_lr=0.01, gamma=10.0)]
+     + [sched.step() for _ in range(400)], ValueError, "ExponentialLR: the learning rate after"),
+    ("StepLR-overflows", lambda: [sched := sg.sch.StepLR(OPT(), 1, gamma=10.0)]
+     + [sched.step() for _ in range(400)], ValueError, "StepLR: the learning rate after"),
+    ("LinearLR-start-inf", lambda: sg.sch.LinearLR(OPT(), start_lr=np.inf, end_lr=0, total_steps=10),
+     ValueError, "LinearLR: start_lr"),
+    # ---- optimizer states that do not fit -------------------------------------------------------------
+    ("load_state_dict-negative-step", lambda: OPT().load_state_dict(STATE(step_count=-1)),
+     ValueError, "load_state_dict: step_count"),
+    ("load_state_dict-step-string", lambda: OPT().load_state_dict(STATE(step_count="x")),
+     ValueError, "load_state_dict: step_count"),
+    ("load_state_dict-negative-lr", lambda: OPT().load_state_dict(STATE(lr=-5.0)), ValueError,
+     "load_state_dict: lr"),
+    ("load_state_dict-group-not-dict", lambda: OPT().load_state_dict(STATE(param_groups=[1])),
+     ValueError, "load_state_dict: param_groups"),
+    # ---- user Functions that break the contract -----------------------------------------------------
+    ("Function-gradient-shape", lambda: WrongGrad.apply(sg.ones((2,))).sum().backward(),
+     RuntimeError, r"WrongGrad.backward returned a gradient of shape \(3,\) for an input"),
+    ("Function-forward-float16", lambda: HalfOut.apply(sg.ones((2,))), TypeError,
+     "HalfOut.forward returned float16"),
+    # ---- batches that cannot be stacked ---------------------------------------------------------------
+    ("DataLoader-ragged-samples", lambda: list(sg.data.DataLoader(Ragged(), batch_size=2)),
+     ValueError, "DataLoader: part 0 of the samples"),
+    ("DataLoader-uint64-past-int64",
+     lambda: list(sg.data.DataLoader(sg.data.TensorDataset(np.array([2**63 + 5], np.uint64)))),
+     ValueError, "DataLoader: uint64"),
     # ---- misuse of autograd and devices -----------------------------------------------------------
     ("backward-twice", lambda: [y := (sg.ones((2,)) * 2).sum(), y.backward(), y.backward()],
      RuntimeError, "backward"),

@@ -303,3 +303,20 @@ def test_zero_grad_leaves_frozen_parameters_alone(make):
         opt.step()
     np.testing.assert_array_equal(layer.weight.values, frozen)
     assert not np.array_equal(layer.bias.values, np.zeros(2))
+
+
+def test_load_state_dict_writes_nothing_when_a_buffer_is_bad():
+    layer = nn.Linear(2, 2)
+    opt = sg.opt.SGD(layer, lr=0.1, momentum=0.9)
+    sg.mean(layer(sg.ones((1, 2)))).backward()
+    opt.step()
+    before = opt.state()
+    state = opt.state_dict()
+    state["param_groups"][0]["momentum"] = 0.5  # would be written first ...
+    state["param_groups"][0]["velocities"]["weight"] = np.full((2, 2), "x")  # ... then fail
+    with pytest.raises(ValueError, match=r"^load_state_dict: velocities\['weight'\] holds"):
+        opt.load_state_dict(state)
+    after = opt.state()
+    assert after["param_groups"][0]["momentum"] == before["param_groups"][0]["momentum"] == 0.9
+    np.testing.assert_array_equal(after["param_groups"][0]["velocities"]["weight"],
+                                  before["param_groups"][0]["velocities"]["weight"])

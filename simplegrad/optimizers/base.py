@@ -357,12 +357,26 @@ class Optimizer:
                 f"(from {self._op}.state_dict())"
             )
         groups = list(state["param_groups"])
+        if not all(isinstance(g, dict) for g in groups):
+            raise ValueError(f"{op}: param_groups must be a list of dicts")
+        step_count = _scalar(state["step_count"])
+        # The base lr: saved since state_dict() has it; from the first group's for older dicts.
+        base = _scalar(state.get("lr", groups[0].get("lr") if groups else self._base_lr))
+        if isinstance(step_count, (bool, np.bool_)) or not isinstance(step_count, (int, np.integer)):
+            raise ValueError(f"{op}: step_count must be an int, got {step_count!r}")
+        if step_count < 0:
+            raise ValueError(f"{op}: step_count must be non-negative, got {step_count}")
+        if not _non_negative(base):
+            raise ValueError(f"{op}: lr must be a finite non-negative number, got {base!r}")
         labels = [g["label"] for g in self.param_groups]
         given = [str(_scalar(g.get("label"))) for g in groups]
         if given != labels:
             raise ValueError(f"{op}: param groups {given} do not match this optimizer's {labels}")
         updates = []
-        for group, per_param, saved in zip(self.param_groups, self._state, groups):
+        sources: Dict[tuple, np.ndarray] = {}  # (group index, buffer, name) -> checked array
+        for index, (group, per_param, saved) in enumerate(
+            zip(self.param_groups, self._state, groups)
+        ):
             hyper = {}
             for key in self.defaults:
                 if key not in saved:
@@ -383,14 +397,18 @@ class Optimizer:
                             f"{op}: {buffer}['{name}'] has shape {source.shape}, "
                             f"expected {target[buffer].shape}"
                         )
-            updates.append((group, per_param, saved, hyper))
-        for group, per_param, saved, hyper in updates:  # everything checked before writing
+                    if source.dtype.kind not in "fiu":
+                        raise ValueError(
+                            f"{op}: {buffer}['{name}'] holds {source.dtype} values, not numbers"
+                        )
+                    sources[index, buffer, name] = source
+            updates.append((index, group, per_param, hyper))
+        for index, group, per_param, hyper in updates:  # everything checked before writing
             group.update(hyper)
             for buffer in self._buffer_names:
                 for name, target in per_param.items():
-                    np.copyto(target[buffer], np.asarray(saved[buffer][name]), casting="unsafe")
-        self.step_count = int(_scalar(state["step_count"]))
-        base = _scalar(state.get("lr", self.param_groups[0]["lr"]))
+                    np.copyto(target[buffer], sources[index, buffer, name], casting="unsafe")
+        self.step_count = int(step_count)
         self._base_lr = float(base)
         self._lr_ratios = [self._ratio(g["lr"]) for g in self.param_groups]
 

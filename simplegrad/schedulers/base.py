@@ -19,9 +19,11 @@ def check_number(
     ):
         raise TypeError(f"{op}: {name} must be a number, got {value!r}")
     value = float(value)
-    if math.isnan(value) or value < minimum or (strict and value == minimum):
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
         relation = ">" if strict else ">="
-        raise ValueError(f"{op}: {name} must be {relation} {minimum:g}, got {value:g}")
+        raise ValueError(
+            f"{op}: {name} must be a finite number {relation} {minimum:g}, got {value:g}"
+        )
     return value
 
 

@@ -59,9 +59,18 @@ class _ClosedForm(Scheduler):
         raise NotImplementedError(f"{type(self).__name__}.lr_at is not implemented")
 
     def step(self) -> None:
-        """Advances one step and sets the lr."""
+        """Advances one step and sets the lr (ValueError once the schedule's lr overflows)."""
         self.step_count += 1
-        self._apply(self.lr_at(self.step_count))
+        try:
+            lr = self.lr_at(self.step_count)
+        except OverflowError:  # float ** int past the float range
+            lr = math.inf
+        if not math.isfinite(lr):
+            raise ValueError(
+                f"{type(self).__name__}: the learning rate after {self.step_count} steps "
+                "overflows the float range"
+            )
+        self._apply(lr)
 
 
 class LinearLR(_ClosedForm):
@@ -159,10 +168,18 @@ class ExponentialLR(_ClosedForm):
             if gamma == 1:
                 raise ValueError(f"{op}: gamma=1 never goes from start_lr to end_lr")
             total_steps = _derived_steps(math.log(end_lr / start_lr) / math.log(gamma), op)
-        elif end_lr is None:
-            end_lr = start_lr * gamma**total_steps
         else:
-            start_lr = end_lr / gamma**total_steps
+            try:
+                power = gamma**total_steps
+            except OverflowError:
+                power = math.inf
+            if end_lr is None:
+                end_lr = check_number(start_lr * power, "the derived end_lr", op, strict=True)
+            else:
+                start_lr = check_number(
+                    end_lr / power if power > 0 else math.inf, "the derived start_lr", op,
+                    strict=True,
+                )
         self.start_lr, self.end_lr, self.total_steps, self.gamma = (
             start_lr,
             end_lr,
