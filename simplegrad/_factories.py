@@ -60,7 +60,9 @@ def _filled(op: str, shape: Any, fill_value: float, dtype, comp_grad, label, dev
     try:
         values.fill(fill_value)
     except (OverflowError, ValueError, TypeError):  # e.g. 2**70 or NaN into int64
-        raise ValueError(f"{op}: cannot fill a {values.dtype} tensor with {fill_value!r}") from None
+        raise ValueError(
+            f"{op}: cannot fill a {values.dtype} tensor with {fill_value!r}"
+        ) from None
     return _finish(values, op, comp_grad, requires_grad, label, device)
 
 

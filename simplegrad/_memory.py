@@ -19,8 +19,9 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
     name = _NAMES.get(dtype)
     if name is None:
         name = np.dtype(dtype).name
-    if any(d >= 2**63 for d in shape):  # past what the core takes: as a byte count past 2^62
-        raise MemoryError(f"{op or 'empty'}: a tensor of shape {tuple(shape)} does not fit in memory")
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if any(d >= 2**63 for d in dims):  # past what the core takes: as a byte count past 2^62
+        raise MemoryError(f"{op or 'empty'}: a tensor of shape {dims} does not fit in memory")
     if not op:
         return _core.empty(shape, name)
     try:

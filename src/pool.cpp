@@ -127,6 +127,7 @@ template <typename T>
 void max_row_interior(const T* plane, const Pool2dGeometry& g, std::int64_t h0, TapRange rows,
                       TapRange cols, T* __restrict out_row, TapId<T>* __restrict tap) {
     const std::int64_t sw = g.sw;
+    if (cols.lo >= cols.hi) return;  // no interior window (kw may then exceed the image)
     for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol)
         out_row[ocol] = -std::numeric_limits<T>::infinity();
     if (tap) std::fill(tap + cols.lo, tap + cols.hi, TapId<T>(-1));
@@ -262,9 +263,10 @@ void avg_forward_impl(const T* x, const Pool2dGeometry& g, T* out) {
         T* __restrict out_row = out + (p * oh + orow) * ow;
         for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol)
             out_row[ocol] = avg_window(plane, g, h0, ocol * g.sw - g.pl, rows, count);
-        // interior columns tap-major (the same summation order as avg_window)
+        // interior columns tap-major (the same summation order as avg_window); none when the
+        // window is wider than the image (kw may then be huge)
         std::fill(out_row + cols.lo, out_row + cols.hi, T(0));
-        for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+        for (std::int64_t kr = rows.lo; cols.lo < cols.hi && kr < rows.hi; ++kr) {
             const T* line = plane + (h0 + kr * g.dh) * w - g.pl;
             for (std::int64_t kc = 0; kc < g.kw; ++kc) {
                 const T* __restrict source = line + kc * g.dw;
@@ -310,7 +312,8 @@ void avg_backward_impl(const T* grad_out, const Pool2dGeometry& g, T* grad_x) {
             };
             for (std::int64_t ocol = 0; ocol < cols.lo; ++ocol) scatter_window(ocol);
             // interior columns tap-major: within one tap the targets of different columns differ
-            for (std::int64_t kr = rows.lo; kr < rows.hi; ++kr) {
+            // (none when the window is wider than the image)
+            for (std::int64_t kr = rows.lo; cols.lo < cols.hi && kr < rows.hi; ++kr) {
                 T* line = gx + (h0 + kr * g.dh) * w - g.pl;
                 for (std::int64_t kc = 0; kc < g.kw; ++kc) {
                     T* __restrict target = line + kc * g.dw;

@@ -212,7 +212,7 @@ def test_padding_spellings_that_agree_once_normalised():
     ("float32", 2, 2**32, 2**31),        # area 2^64: past int64
     ("float64", 1, 2**40 - 1, 2**39),    # area ~1.2e24
 ])
-def test_avg_pool2d_divides_by_a_window_area_past_int64(dtype, size, kernel, padding):
+def test_pools_over_a_window_area_past_int64(dtype, size, kernel, padding):
     # One window over the whole (tiny) input: the mean is sum(x) / kernel^2, computed here in
     # Python's exact integers; the int64 product kh * kw would wrap (to 0 or a negative number).
     values = np.arange(1.0, 1.0 + size * size).reshape(1, 1, size, size)
@@ -223,3 +223,5 @@ def test_avg_pool2d_divides_by_a_window_area_past_int64(dtype, size, kernel, pad
     np.testing.assert_allclose(y.values[0, 0, 0, 0], values.sum() / area, rtol=1e-6)
     y.backward()
     np.testing.assert_allclose(x.grad, np.full(values.shape, 1.0 / area), rtol=1e-6)
+    peak = sg.max_pool2d(sg.Tensor(values, dtype=dtype), kernel, padding=padding)
+    assert peak.shape == (1, 1, 1, 1) and peak.values[0, 0, 0, 0] == values.max()
