@@ -116,12 +116,15 @@ class Function:
                 isinstance(r, np.ndarray) and r.dtype == np.float32 for r in raw
             ):
                 out = out.astype(np.float32)
-        if out.dtype.name not in _settings.DTYPES and out.dtype != np.bool_:
+        try:
+            out = _memory.to_core(out)
+        except ValueError:  # checked only now, off the hot path: a dtype the core cannot hold
+            if out.dtype.name in _settings.DTYPES or out.dtype == np.bool_:
+                raise
             raise TypeError(
                 f"{cls.__name__}.forward returned {out.dtype} values (expected one of "
                 f"{', '.join(_settings.DTYPES)} or bool)"
-            )
-        out = _memory.to_core(out)
+            ) from None
         result = Tensor._wrap(out, any_grad)
         if any_grad:
             result._node = Node(cls, ctx, inputs, tuple(positions), tuple(parents), out)
@@ -165,15 +168,6 @@ def graph_order(root) -> list:
                 if parent is not None and id(parent) not in visited:
                     stack.append((parent, False))
     return order
-
-
-def _broadcasts(grad_shape: tuple, shape: tuple) -> bool:
-    """Whether a gradient of `grad_shape` belongs to an input of `shape`: one of the two is the
-    other broadcast (unbroadcast then sums it down, or spreads it over the input)."""
-    try:
-        return np.broadcast_shapes(grad_shape, shape) in (tuple(grad_shape), tuple(shape))
-    except ValueError:
-        return False
 
 
 def _as_gradient(grad: Any, op: str) -> np.ndarray:
@@ -273,12 +267,13 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                 shape, dtype = parent.shape, parent.dtype
             else:
                 shape, dtype = parent._values.shape, parent._values.dtype
-            if parent_grad.shape != shape and not _broadcasts(parent_grad.shape, shape):
+            try:
+                parent_grad = unbroadcast(parent_grad, shape)
+            except ValueError:  # neither shape is the other one broadcast
                 raise RuntimeError(
                     f"{node.function.__name__}.backward returned a gradient of shape "
                     f"{parent_grad.shape} for an input of shape {shape}"
-                )
-            parent_grad = unbroadcast(parent_grad, shape)
+                ) from None
             if parent_grad.dtype != dtype:
                 parent_grad = parent_grad.astype(dtype)
             previous = grads.get(id(parent))

@@ -19,15 +19,19 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
     name = _NAMES.get(dtype)
     if name is None:
         name = np.dtype(dtype).name
-    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    if any(d >= 2**63 for d in dims):  # past what the core takes: as a byte count past 2^62
-        raise MemoryError(f"{op or 'empty'}: a tensor of shape {dims} does not fit in memory")
-    if not op:
-        return _core.empty(shape, name)
     try:
         return _core.empty(shape, name)
     except (MemoryError, ValueError) as error:
+        if not op:
+            raise
         raise type(error)(f"{op}:{str(error).partition(':')[2]}") from None
+    except TypeError:  # checked only now, off the hot path: dims past int64 the core cannot take
+        dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if any(isinstance(d, (int, np.integer)) and d >= 2**63 for d in dims):
+            raise MemoryError(
+                f"{op or 'empty'}: a tensor of shape {dims} does not fit in memory"
+            ) from None
+        raise
 
 
 def to_core(array: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from ._util import Tensor, empty, float_input, operand
+from ._util import Tensor, empty, float_input, operands
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "sin", "sqrt", "tan", "where"]
 
@@ -318,15 +318,7 @@ def _binary_operands(a: Any, b: Any, op: str) -> tuple:
     """(a, b) with at least one float Tensor; numbers stay weak scalars of the tensor's dtype."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = float_input(a, op)
-    try:
-        if isinstance(a, Tensor):
-            a = float_input(a, op)
-            b = operand(b, a)
-        else:
-            b = float_input(b, op)
-            a = operand(a, b)
-    except TypeError as error:
-        raise TypeError(f"{op}: {error}") from None
+    a, b = operands(a, b, op)
     for t in (a, b):
         if isinstance(t, Tensor) and t._values.dtype.kind != "f":
             raise TypeError(f"{op}: expected float32 or float64 tensors, got {t.dtype}")
