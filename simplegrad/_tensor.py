@@ -304,10 +304,13 @@ class Tensor:
 
 
 def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
-    """`value` as a Tensor: Tensors pass through; numbers and arrays take `like`'s float dtype."""
+    """`value` as a Tensor: Tensors pass through; numbers and arrays take `like`'s dtype if it is a
+    float, or if both are integers (bools count as integers: int64 + True stays int64)."""
     if isinstance(value, Tensor):
         return value
     dtype = None
-    if like is not None and like._values.dtype.kind == "f":
-        dtype = like.dtype
+    if like is not None:
+        kind = like._values.dtype.kind
+        if kind == "f" or (kind in "iu" and np.asarray(value).dtype.kind in "iub"):
+            dtype = like.dtype
     return Tensor(value, comp_grad=False, dtype=dtype)

@@ -71,6 +71,33 @@ def test_scalars_and_arrays_keep_tensor_dtype(rng):
     np.testing.assert_allclose((np.ones(3) - t).values, 1 - t.values)
 
 
+def test_int_tensors_promote_as_pytorch(rng):
+    # A float tensor keeps its width next to an int tensor (NumPy's float32 * int64 is float64, so
+    # one label tensor would turn the rest of a graph float64); int * Python float gives the
+    # default dtype; ints with ints, NumPy ints or bools stay ints.
+    x_values = rng.standard_normal(3).astype(np.float32)
+    i_values = np.array([1, 2, 3])
+    x, i = sg.Tensor(x_values), sg.Tensor(i_values)
+    for y in [x * i, i * x, x + i, x - i, x / i, x @ i.reshape(3, 1)]:
+        assert y.dtype == "float32"
+    np.testing.assert_allclose((x * i).values, x_values * i_values, rtol=1e-7)
+    np.testing.assert_allclose((x / i).values, x_values / i_values, rtol=1e-6)
+    (x * i).backward(np.ones(3, np.float32))
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, i_values.astype(np.float32))
+    assert (sg.Tensor(x_values, dtype="float64") * i).dtype == "float64"
+    assert (i * 0.5).dtype == (i / 2).dtype == (i ** 0.5).dtype == "float32"
+    np.testing.assert_allclose((i * 0.5).values, [0.5, 1.0, 1.5])
+    np.testing.assert_allclose((i ** 0.5).values, np.sqrt(i_values), rtol=1e-7)
+    sg.default_dtype("float64")  # (conftest restores float32)
+    assert (i * 0.5).dtype == "float64"
+    sg.default_dtype("float32")
+    for y in [i * 2, i + True, i + np.int64(1), i * np.array([1, 2, 3]), i - [1, 1, 1]]:
+        assert y.dtype == "int64"
+    np.testing.assert_array_equal((i + True).values, i_values + 1)
+    assert (sg.Tensor(np.array([1], np.int32)) + np.int64(1)).dtype == "int32"
+
+
 def test_reflected_ops_gradients(rng):
     a = rng.uniform(0.5, 2.0, (2, 3))
     check_op(lambda x: 1.5 / x + 2.0 - x * 3.0 + 2.0 ** x, [a],

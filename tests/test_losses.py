@@ -155,6 +155,22 @@ def test_errors(rng):
         sg.mse_loss(z, "target")
 
 
+def test_mean_over_no_positions_raises_as_mean_does():
+    # sg.mean over an empty dim raises rather than return NaN; the losses' "mean" does the same,
+    # while "sum" is 0 and None gives the empty per-position losses.
+    z, labels, targets = sg.zeros((0, 3)), np.zeros(0, np.int64), np.zeros((0, 3))
+    for call in [lambda r: sg.ce_loss(z, labels, reduction=r),
+                 lambda r: sg.ce_loss(z, targets, reduction=r),
+                 lambda r: sg.mse_loss(z, targets, reduction=r)]:
+        with pytest.raises(ValueError, match=r"^(ce|mse)_loss: cannot average over 0 positions"):
+            call("mean")
+        total = call("sum")
+        np.testing.assert_array_equal(total.values, np.zeros_like(total.values))
+        assert call(None).size == 0
+    with pytest.raises(ValueError, match="^ce_loss: cannot average"):
+        sg.nn.CELoss()(z, labels)
+
+
 def test_a_training_style_graph_releases_its_memory(rng):
     import gc
 

@@ -52,6 +52,14 @@ def test_clip_gradient_is_zero_outside():
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
 
 
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (None, 1.0), (-1.0, None)])
+def test_clip_gradient_is_zero_at_nan(bounds):
+    # As PyTorch: NaN is not inside [low, high], so no gradient passes (the output is NaN).
+    x = sg.Tensor([np.nan, 0.5])
+    sg.clip(x, *bounds).backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0])
+
+
 @pytest.mark.parametrize("op,ref", [(sg.maximum, np.maximum), (sg.minimum, np.minimum)])
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1))])
 def test_maximum_minimum_broadcasting(op, ref, shapes, rng):
@@ -76,6 +84,23 @@ def test_maximum_minimum_ties_split_gradient(op):
     expected_a = [0.0, 0.5, 1.0] if op is sg.maximum else [1.0, 0.5, 0.0]
     np.testing.assert_array_equal(a.grad, expected_a)
     np.testing.assert_array_equal(b.grad, 1 - np.array(expected_a))
+
+
+@pytest.mark.parametrize("op", [sg.maximum, sg.minimum])
+def test_maximum_minimum_nan_takes_the_gradient(op):
+    # The output at a NaN is that NaN: its input takes the gradient (half each if both are NaN),
+    # not the finite operand, whose value was not chosen.
+    a = sg.Tensor([np.nan, 1.0, np.nan, 2.0], dtype="float64")
+    b = sg.Tensor([1.0, np.nan, np.nan, 2.0], dtype="float64")
+    y = op(a, b)
+    assert np.isnan(y.values[:3]).all()
+    y.backward(np.array([2.0, 4.0, 8.0, 16.0]))
+    np.testing.assert_array_equal(a.grad, [2.0, 0.0, 4.0, 8.0])
+    np.testing.assert_array_equal(b.grad, [0.0, 4.0, 4.0, 8.0])
+    # broadcast: a NaN in the smaller operand takes the gradient of every position it picks
+    c = sg.Tensor([np.nan])
+    op(sg.Tensor([1.0, 5.0]), c).backward()
+    np.testing.assert_array_equal(c.grad, [2.0])
 
 
 @pytest.mark.parametrize(

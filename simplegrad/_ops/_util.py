@@ -7,12 +7,29 @@ from typing import Any
 import numpy as np
 
 from .._memory import empty
+from .._settings import get_default_dtype
 from .._tensor import Tensor, as_tensor
 
 __all__ = [
-    "empty", "operand", "operands", "NO_PADDING", "int_arg", "normalize_dims", "float_input",
-    "Tensor", "as_tensor",
+    "empty", "operand", "operands", "result_dtype", "NO_PADDING", "int_arg", "normalize_dims",
+    "float_input", "Tensor", "as_tensor",
 ]
+
+
+def result_dtype(*values: Any) -> np.dtype:
+    """The dtype of an op on `values` (arrays and Python numbers), promoted as PyTorch does: a float
+    array keeps its width next to ints and bools (float32 with int64 is float32; NumPy would give
+    float64, turning a graph float64 through one label tensor), a Python float with only ints or
+    bools gives the default dtype, and anything else follows NumPy.
+
+    Example: result_dtype(np.zeros(2, np.float32), np.arange(2)) -> dtype('float32')
+    """
+    floats = [v.dtype for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    if floats:
+        return np.result_type(*floats)
+    if any(isinstance(v, float) for v in values):
+        return np.dtype(get_default_dtype())
+    return np.result_type(*values)
 
 
 def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:

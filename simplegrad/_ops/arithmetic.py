@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._settings import get_default_dtype
-from ._util import Tensor, empty, operand, operands
+from ._util import Tensor, empty, operand, operands, result_dtype
 from ._util import operand as operand  # re-exported for _ops/__init__
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "equal",
@@ -34,10 +34,10 @@ def _broadcast(ufunc, a_shape: tuple, b_shape: tuple) -> tuple:
 def _binary_out(ufunc, a, b) -> np.ndarray:
     if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
         shape = a.shape if a.shape == b.shape else _broadcast(ufunc, a.shape, b.shape)
-        dtype = a.dtype if a.dtype == b.dtype else np.result_type(a, b)
+        dtype = a.dtype if a.dtype == b.dtype else result_dtype(a, b)
     else:
         shape = _broadcast(ufunc, np.shape(a), np.shape(b))
-        dtype = np.result_type(a, b)
+        dtype = result_dtype(a, b)
     out = empty(shape, dtype)
     ufunc(a, b, out=out)
     return out
@@ -81,7 +81,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
         ctx.save_for_backward(a, b)
-        if np.result_type(a, b).kind != "f":  # true division of integers gives floats (as PyTorch)
+        if result_dtype(a, b).kind != "f":  # true division of integers gives floats (as PyTorch)
             out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), get_default_dtype())
             np.divide(a, b, out=out)
             return out
@@ -213,7 +213,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out_shape = a.shape[:-1]
     else:
         out_shape = tuple(result_shape) + (a.shape[-2], b.shape[-1])
-    dtype = np.result_type(a, b)
+    dtype = result_dtype(a, b)
     out = empty(out_shape, dtype)
     if dtype not in _GEMM_DTYPES:
         np.matmul(a, b, out=out)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from ._util import Tensor, as_tensor, empty
+from ._util import Tensor, as_tensor, empty, result_dtype
 
 __all__ = ["concat", "stack"]
 
@@ -20,7 +20,7 @@ class Concat(Function):
         ctx.bounds = np.cumsum([0] + [a.shape[dim] for a in arrays])
         shape = list(arrays[0].shape)
         shape[dim] = int(ctx.bounds[-1])
-        out = empty(tuple(shape), np.result_type(*arrays))
+        out = empty(tuple(shape), result_dtype(*arrays))
         np.concatenate(arrays, axis=dim, out=out)
         return out
 
@@ -43,7 +43,7 @@ class Stack(Function):
         ctx.dim = dim
         shape = list(arrays[0].shape)
         shape.insert(dim, len(arrays))
-        out = empty(tuple(shape), np.result_type(*arrays))
+        out = empty(tuple(shape), result_dtype(*arrays))
         np.stack(arrays, axis=dim, out=out)
         return out
 

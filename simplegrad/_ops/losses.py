@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from ._util import Tensor, as_tensor, empty, float_input, normalize_dims
+from ._util import Tensor, as_tensor, empty, float_input, normalize_dims, result_dtype
 from .activations import log_softmax_values
 
 __all__ = ["ce_loss", "mse_loss"]
@@ -78,7 +78,7 @@ class CrossEntropy(Function):
 class SquaredError(Function):
     @staticmethod
     def forward(ctx: Context, p, y, reduction):
-        diff = empty(np.broadcast_shapes(p.shape, y.shape), np.result_type(p, y))
+        diff = empty(np.broadcast_shapes(p.shape, y.shape), result_dtype(p, y))
         np.subtract(p, y, out=diff)
         per_position = empty(diff.shape, diff.dtype)
         np.square(diff, out=per_position)
@@ -103,6 +103,15 @@ def _check_reduction(reduction: Any, op: str) -> str | None:
     if not (reduction is None or (isinstance(reduction, str) and reduction in _REDUCTIONS)):
         raise ValueError(f"{op}: unknown reduction {reduction!r} (expected 'mean', 'sum' or None)")
     return reduction
+
+
+def _check_mean(reduction: str | None, shape: tuple, count: int, op: str) -> None:
+    """A "mean" over no positions is an error, as `sg.mean` over an empty dim is (not a NaN)."""
+    if reduction == "mean" and count == 0:
+        raise ValueError(
+            f"{op}: cannot average over 0 positions (input of shape {shape}); "
+            "use reduction='sum' or None"
+        )
 
 
 def _as_input(value: Any, like: Tensor | None, op: str, name: str) -> Tensor:
@@ -136,6 +145,7 @@ def ce_loss(z: Tensor, y: Any, dim: int = -1, reduction: str | None = "mean") ->
     (axis,) = normalize_dims(dim, z.ndim, "ce_loss")
     y = _as_input(y, z, "ce_loss", "y")
     label_shape = z.shape[:axis] + z.shape[axis + 1 :]
+    _check_mean(reduction, z.shape, int(np.prod(label_shape, dtype=np.int64)), "ce_loss")
     if y.shape == z.shape:
         if y._values.dtype.kind != "f":
             raise TypeError(f"ce_loss: probability targets must be float, got {y.dtype}")
@@ -177,4 +187,5 @@ def mse_loss(p: Tensor, y: Any, reduction: str | None = "mean") -> Tensor:
         y = as_tensor(y._values.astype(p.dtype))
     if y.shape != p.shape:
         raise ValueError(f"mse_loss: p has shape {p.shape} but y has {y.shape}")
+    _check_mean(reduction, p.shape, p.size, "mse_loss")
     return SquaredError.apply(p, y, reduction, oper="mse_loss")

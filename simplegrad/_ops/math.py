@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from ._util import Tensor, empty, float_input, operands
+from ._util import Tensor, empty, float_input, operands, result_dtype
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "sin", "sqrt", "tan", "where"]
 
@@ -15,7 +15,7 @@ __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "sin", "sqr
 def _apply(ufunc, *arrays: Any) -> np.ndarray:
     """`ufunc(*arrays)` into a fresh core buffer of the broadcast shape and result dtype."""
     shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-    out = empty(shape, np.result_type(*arrays))
+    out = empty(shape, result_dtype(*arrays))
     ufunc(*arrays, out=out)
     return out
 
@@ -141,10 +141,11 @@ class Clip(Function):
         (x,) = ctx.saved_tensors
         grad = empty(x.shape, g.dtype)
         np.copyto(grad, g)
+        # Zero outside [low, high], and at NaN (as PyTorch): the comparisons are False there.
         if ctx.low is not None:
-            grad[x < ctx.low] = 0
+            np.copyto(grad, 0, where=~(x >= ctx.low))
         if ctx.high is not None:
-            grad[x > ctx.high] = 0
+            np.copyto(grad, 0, where=~(x <= ctx.high))
         return grad
 
 
@@ -152,7 +153,8 @@ class Clip(Function):
 
 
 class _Extremum(Function):
-    """maximum/minimum: the gradient goes to the chosen input; a tie gives each input half."""
+    """maximum/minimum: the gradient goes to the chosen input; a tie gives each input half. A NaN
+    is the chosen value (it is the output): its input takes the gradient (half each if both are)."""
 
     pick = staticmethod(np.maximum)
     wins = staticmethod(np.greater)
@@ -168,6 +170,9 @@ class _Extremum(Function):
         share = empty(g.shape, g.dtype)  # the fraction of g that goes to a: 1, 0 or 1/2 at a tie
         np.copyto(share, cls.wins(a, b))
         share += 0.5 * np.equal(a, b)
+        nan_a = np.isnan(a)
+        if np.any(nan_a):  # wins and equal are False at a NaN: as it stands, b would take it
+            np.copyto(share, np.where(np.isnan(b), 0.5, 1.0), where=nan_a)
         ga = gb = None
         if ctx.needs_input_grad[1]:
             gb = _apply(np.subtract, 1, share)
@@ -191,7 +196,7 @@ class Where(Function):
     def forward(ctx: Context, condition, a, b):
         ctx.condition = condition
         shape = np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b))
-        out = empty(shape, np.result_type(a, b))
+        out = empty(shape, result_dtype(a, b))
         np.copyto(out, b)
         np.copyto(out, a, where=condition)
         return out

@@ -15,8 +15,10 @@ class ReduceLROnPlateauLR(Scheduler):
     has not improved for more than `patience` consecutive steps; then waits `cooldown` steps
     before counting bad steps again.
 
-    Improvement (threshold_mode "rel"): metric < best * (1 - threshold) when minimising,
-    metric > best * (1 + threshold) when maximising; "abs": best -/+ threshold.
+    Improvement (threshold_mode "rel"): metric < best - |best| * threshold when minimising,
+    metric > best + |best| * threshold when maximising (for best >= 0, best * (1 -/+ threshold);
+    PyTorch's form takes a slightly worse negative metric as an improvement); "abs": best -/+
+    threshold.
 
     Attributes:
         best, num_bad_steps, cooldown_remaining, and every argument.
