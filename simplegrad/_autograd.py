@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import weakref
 from typing import Any, Optional
 
 import numpy as np
 
 from . import _core, _memory, _settings
+
+
+# Leaf gradients are summed under one lock: threads running backward into shared parameters would
+# otherwise lose updates (NumPy's in-place add runs without the GIL). A forked child gets a new one.
+_leaf_lock = threading.Lock()
+
+
+def _new_leaf_lock() -> None:
+    global _leaf_lock
+    _leaf_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_leaf_lock)
 
 
 class Context:
@@ -233,10 +249,11 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
         if g is None:
             continue
         if type(item) is not Node:
-            if item._grad is None and _is_unshared(g, item._values):
-                item._grad = g  # a fresh array nothing else refers to: adopted, not copied
-            else:
-                item._accumulate_grad(g)
+            with _leaf_lock:
+                if item._grad is None and _is_unshared(g, item._values):
+                    item._grad = g  # a fresh array nothing else refers to: adopted, not copied
+                else:
+                    item._accumulate_grad(g)
             continue
         node = item
         if node.released:

@@ -81,6 +81,10 @@ def empty_cache() -> None:
 def set_num_threads(n: int) -> None:
     """Sets the number of threads the C++ kernels use (n >= 1).
 
+    A process forked (e.g. by multiprocessing's default start method on Linux) after kernels ran
+    on several threads runs on one thread: OpenMP cannot start threads there, and n > 1 raises
+    RuntimeError. Processes started with 'spawn' or 'forkserver' have no such limit.
+
     Example:
         >>> sg.set_num_threads(1); sg.get_num_threads()
         1

@@ -103,6 +103,23 @@ class Tensor:
         t.oper = None
         return t
 
+    # ---- copies -------------------------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        """Pickled (and `copy.copy`-ed) as a leaf: values, grad, comp_grad and label, no graph;
+        loading copies them into new core buffers."""
+        return (_rebuild, (self._values, self._grad, self.comp_grad, self.label, self.device))
+
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """A leaf's copy, in new core buffers. A tensor made by an op raises RuntimeError (as in
+        PyTorch): a copy could not pass gradients to the original's leaves."""
+        if self._node is not None:
+            raise RuntimeError(
+                f"Tensor: only leaf tensors can be deep-copied (this one was made by "
+                f"'{self.oper}'); copy t.detach() instead"
+            )
+        return _rebuild(self._values, self._grad, self.comp_grad, self.label, self.device)
+
     # ---- data ---------------------------------------------------------------------------------
 
     @property
@@ -301,6 +318,15 @@ class Tensor:
             f"  values:\n{np.array2string(self._values, precision=4)}\n"
             f"  grad:\n{grad}"
         )
+
+
+def _rebuild(values: np.ndarray, grad: Optional[np.ndarray], comp_grad: bool, label: Any,
+             device: str) -> Tensor:
+    """A leaf with copies of `values` and `grad` in core buffers (unpickling, copies)."""
+    t = Tensor(values, comp_grad=comp_grad, label=label, dtype=values.dtype.name, device=device)
+    if grad is not None:
+        t.grad = grad
+    return t
 
 
 def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:

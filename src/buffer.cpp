@@ -4,6 +4,7 @@
 #ifdef _WIN32
 #include <malloc.h>
 #else
+#include <pthread.h>
 #include <sys/mman.h>
 #endif
 
@@ -36,6 +37,15 @@ Cache& cache() {
     static Cache* instance = new Cache();  // never destroyed: buffers may outlive static teardown
     return *instance;
 }
+
+#ifndef _WIN32
+// fork() holds the cache's lock across the fork, so the child never starts with it held by a
+// thread that does not exist there (it would wait for it forever).
+void lock_before_fork() { cache().mutex.lock(); }
+void unlock_after_fork() { cache().mutex.unlock(); }
+const bool g_fork_handlers =
+    pthread_atfork(lock_before_fork, unlock_after_fork, unlock_after_fork) == 0;
+#endif
 
 // Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two (<= 25% slack).
 std::size_t size_class(std::size_t nbytes) {

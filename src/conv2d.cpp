@@ -180,22 +180,20 @@ struct ColumnSource {
 
     // For the forward, op(B) = cols [rows_g, columns]: the k range is rows, the n range columns.
     static void pack(const void* context, PackRows<T>, std::int64_t p0, std::int64_t kc,
-                     std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+                     std::int64_t j0, std::int64_t cols, int nr, T* dst, T*) {
         const auto& s = *static_cast<const ColumnSource*>(context);
         im2col_panels(*s.g, s.x, s.layout, s.pad_value, p0, kc, j0, cols, nr, dst);
     }
     // For the weight gradient, op(B) = cols^T [columns, rows_g]: each panel's rows of cols are
-    // gathered side by side into a small block, then transposed by the GEMM's own packer.
+    // gathered side by side into the GEMM's work block (nr x kc), then transposed by its packer.
     static void pack_transposed(const void* context, PackRows<T> pack_rows, std::int64_t p0,
                                 std::int64_t kc, std::int64_t j0, std::int64_t cols, int nr,
-                                T* dst) {
+                                T* dst, T* rows) {
         const auto& s = *static_cast<const ColumnSource*>(context);
-        Scratch rows(std::size_t(nr * kc) * sizeof(T));
         for (std::int64_t r = 0; r < cols; r += nr) {
             const std::int64_t count = std::min<std::int64_t>(nr, cols - r);
-            im2col_panels(*s.g, s.x, s.layout, s.pad_value, j0 + r, count, p0, kc, kc,
-                          rows.as<T>());
-            pack_rows(rows.as<T>(), kc, count, kc, nr, dst + r * kc);
+            im2col_panels(*s.g, s.x, s.layout, s.pad_value, j0 + r, count, p0, kc, kc, rows);
+            pack_rows(rows, kc, count, kc, nr, dst + r * kc);
         }
     }
 };

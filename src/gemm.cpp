@@ -175,12 +175,13 @@ void pack_a(const Problem<T>& g, const Packers<T>& pk, std::int64_t i0, std::int
         pk.rows(g.a + i0 * g.lda + p0, g.lda, rows, kc, mr, dst);
 }
 
-// pack_b: op(B)[p0:p0+kc, j0:j0+cols] -> NR-column micro-panels dst[panel][p][j], zero-padded.
+// pack_b: op(B)[p0:p0+kc, j0:j0+cols] -> NR-column micro-panels dst[panel][p][j], zero-padded
+// (work: kc * nr elements for a PanelSource).
 template <typename T>
 void pack_b(const Problem<T>& g, const Packers<T>& pk, std::int64_t p0, std::int64_t kc,
-            std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+            std::int64_t j0, std::int64_t cols, int nr, T* dst, T* work) {
     if (g.b_source != nullptr)
-        g.b_source->pack(g.b_source->context, pk.rows, p0, kc, j0, cols, nr, dst);
+        g.b_source->pack(g.b_source->context, pk.rows, p0, kc, j0, cols, nr, dst, work);
     else if (g.trans_b)  // B stored [n, k]: transpose the panels' columns (rows as stored)
         pk.rows(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, nr, dst);
     else  // B stored [k, n]: each row of a panel is contiguous
@@ -208,6 +209,7 @@ struct Plan {
     std::int64_t kc;       // depth of a k block (the last one may be shorter)
     std::int64_t b_cols;   // columns of one thread's B block, and of a claimed chunk (NR multiple)
     bool help;             // with claim_cols: idle threads take panels of the others' blocks
+    std::int64_t b_work;   // where a PanelSource's work area starts in a thread's B scratch
 };
 
 // The rows and columns of C that one call of gemm_range computes.
@@ -344,7 +346,7 @@ void gemm_range(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, con
             if (shared_a) barrier->wait(team, passed);  // the block is packed before it is used
             for (std::int64_t jc = col_begin; jc < col_end; jc += plan.b_cols) {
                 const std::int64_t nc = std::min<std::int64_t>(plan.b_cols, col_end - jc);
-                pack_b(g, pk, pc, kc, jc, nc, nr, b_pack);
+                pack_b(g, pk, pc, kc, jc, nc, nr, b_pack, b_pack + plan.b_work);
                 const Block<T> blk{ic, mc_panels, kc, jc, nc, col_end, beta, a_block, a_stride,
                                    b_pack};
                 if (offer == nullptr) {
@@ -488,7 +490,11 @@ void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, cons
     // when A is ready) and one B block per thread.
     const int a_blocks = a_ready ? 1 : plan.split_cols ? (team > 1 ? 2 : 1) : team;
     const std::size_t a_bytes = a_ready ? 0 : sizeof(T) * std::size_t(plan.a_rows * plan.kc);
-    const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_cols * plan.kc);
+    // A PanelSource also gets kc * nr elements of its own there, past the block (64-byte aligned).
+    constexpr std::int64_t kLine = 64 / sizeof(T);
+    plan.b_work = ceil_div(plan.b_cols * plan.kc, kLine) * kLine;
+    const std::int64_t b_work_elements = g.b_source != nullptr ? plan.kc * bs.nr : 0;
+    const std::size_t b_bytes = sizeof(T) * std::size_t(plan.b_work + b_work_elements);
     std::vector<std::unique_ptr<Scratch>> a_scratch, b_scratch;
     for (int t = 0; t < a_blocks; ++t)
         a_scratch.push_back(std::make_unique<Scratch>(a_bytes));

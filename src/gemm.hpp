@@ -49,15 +49,17 @@ void gemm(const PackedA<double>& a, bool trans_b, std::int64_t n, double alpha, 
 // pack(context, pack_rows, p0, kc, j0, cols, nr, dst) writes op(B)[p0:p0+kc, j0:j0+cols] as
 // ceil(cols / nr) panels dst[panel][p][j] (64-byte aligned), zero past `cols`; `pack_rows` is the
 // GEMM's own transposing packer (dst[panel][p][i] = src[(panel * width + i) * ld + p], see
-// gemm_kernels.hpp), for a source that has the values as rows. Called concurrently from the GEMM's
-// threads (for disjoint blocks), so it must be thread-safe.
+// gemm_kernels.hpp), for a source that has the values as rows; `work` is the calling thread's own
+// kc * nr elements (64-byte aligned) to gather such rows in. Called concurrently from the GEMM's
+// threads (for disjoint blocks), inside its parallel region: it must be thread-safe, and must not
+// throw or allocate (an exception cannot leave the region).
 template <typename T>
 using PackRows = void (*)(const T* src, std::int64_t ld, std::int64_t count, std::int64_t kc,
                           int width, T* dst);
 template <typename T>
 struct PanelSource {
     void (*pack)(const void* context, PackRows<T> pack_rows, std::int64_t p0, std::int64_t kc,
-                 std::int64_t j0, std::int64_t cols, int nr, T* dst);
+                 std::int64_t j0, std::int64_t cols, int nr, T* dst, T* work);
     const void* context;
 };
 

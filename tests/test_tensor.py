@@ -7,6 +7,7 @@ import pytest
 from gradcheck import check_op
 
 import simplegrad as sg
+from simplegrad import _core
 
 # ---- construction and attributes -----------------------------------------------------------------
 
@@ -403,3 +404,36 @@ def test_memory_stats_and_peak():
     sg.reset_peak_memory()
     now = sg.memory_stats()
     assert now["peak_bytes"] == now["bytes_in_use"]
+
+
+def test_pickle_and_copies_are_leaves_in_core_buffers(rng):
+    import copy
+    import pickle
+
+    t = sg.Tensor(rng.standard_normal((3, 4)), label="w")
+    (t * 2.0).sum().backward()
+    for other in [pickle.loads(pickle.dumps(t)), copy.deepcopy(t), copy.copy(t)]:
+        np.testing.assert_array_equal(other.values, t.values)
+        np.testing.assert_array_equal(other.grad, np.full((3, 4), 2.0))
+        assert (other.dtype, other.comp_grad, other.label, other.is_leaf) == ("float32", True, "w", True)
+        assert _core.owner_of(other.values) is not None and _core.owner_of(other.grad) is not None
+        assert not np.shares_memory(other.values, t.values)
+    labels = pickle.loads(pickle.dumps(sg.Tensor(np.array([1, 2]))))
+    assert labels.dtype == "int64" and not labels.comp_grad
+    # made by an op: pickled as a leaf with its values; deepcopy refuses, as PyTorch does
+    y = t * 3.0
+    loaded = pickle.loads(pickle.dumps(y))
+    assert loaded.is_leaf and loaded.comp_grad
+    np.testing.assert_array_equal(loaded.values, t.values * np.float32(3.0))
+    with pytest.raises(RuntimeError, match="^Tensor: only leaf tensors can be deep-copied"):
+        copy.deepcopy(y)
+    # a module's copy trains without touching the original, shared parameters stay shared
+    layer = sg.nn.Linear(4, 2)
+    pair = copy.deepcopy([layer, layer.weight])
+    assert pair[1] is pair[0].weight and pair[1] is not layer.weight
+    before = layer.weight.values.copy()
+    sg.opt.SGD(pair[0], lr=1.0).zero_grad()
+    pair[0](sg.Tensor(rng.standard_normal((5, 4)))).sum().backward()
+    sg.opt.SGD(pair[0], lr=1.0).step()
+    np.testing.assert_array_equal(layer.weight.values, before)
+    assert not np.array_equal(pair[0].weight.values, before)

@@ -209,3 +209,24 @@ def test_thread_count_does_not_change_results():
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+def test_threads_accumulating_into_one_leaf_lose_no_gradient():
+    """Backward passes in two threads into one shared leaf (a shared model): every one is summed.
+    NumPy's in-place add runs without the GIL, so unlocked updates overwrite each other."""
+    w = sg.Tensor(np.zeros(1_000_000, np.float32))
+    rounds = 20
+
+    def work(i: int) -> None:
+        for _ in range(rounds):
+            (w * float(i + 1)).sum().backward()  # adds i + 1 to every element of w.grad
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: more interleavings per run
+    try:
+        for _ in range(3):
+            w.grad = None
+            run_in_threads(work, 2)
+            np.testing.assert_array_equal(w.grad, np.full(w.shape, rounds * (1 + 2), np.float32))
+    finally:
+        sys.setswitchinterval(switch)

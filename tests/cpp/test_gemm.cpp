@@ -177,16 +177,19 @@ TEST(gemm_idle_threads_take_panels_of_the_last_blocks) {
 
 namespace {
 
-// A PanelSource reading a stored row-major B [k, n] (ld = n), counting its calls.
+// A PanelSource reading a stored row-major B [k, n] (ld = n), counting its calls; it fills its
+// work area (kc * nr elements, 64-byte aligned, the thread's own) and counts misaligned ones.
 template <typename T>
 struct StoredSource {
     const T* b;
     std::int64_t ld;
-    mutable std::atomic<int> calls{0};
+    mutable std::atomic<int> calls{0}, misaligned{0};
     static void pack(const void* context, PackRows<T>, std::int64_t p0, std::int64_t kc,
-                     std::int64_t j0, std::int64_t cols, int nr, T* dst) {
+                     std::int64_t j0, std::int64_t cols, int nr, T* dst, T* work) {
         const auto& s = *static_cast<const StoredSource*>(context);
         ++s.calls;
+        if (reinterpret_cast<std::uintptr_t>(work) % 64 != 0) ++s.misaligned;
+        for (std::int64_t i = 0; i < kc * nr; ++i) work[i] = T(-1);
         const std::int64_t padded = (cols + nr - 1) / nr * nr;
         for (std::int64_t q = 0; q < padded; ++q)
             for (std::int64_t p = 0; p < kc; ++p)
@@ -218,6 +221,7 @@ void check_packed_forms(bool ta, std::int64_t m, std::int64_t n, std::int64_t k,
     CHECK_MESSAGE(std::memcmp(stored.data(), sourced.data(), bytes) == 0, "PanelSource" + where);
     CHECK_MESSAGE(std::memcmp(stored.data(), both.data(), bytes) == 0, "both" + where);
     CHECK_MESSAGE(m * n * k == 0 || source.calls > 0, "the source was used" + where);
+    CHECK_MESSAGE(source.misaligned == 0, "the work area is 64-byte aligned" + where);
 }
 
 }  // namespace
