@@ -1,4 +1,7 @@
-"""Element-wise arithmetic (+ - * / ** and negation), matmul and comparisons."""
+"""Element-wise arithmetic (+ - * / ** and negation), matmul and comparisons.
+
+Mixed dtypes promote as in PyTorch (`_util.result_dtype`): float32 with an int tensor stays float32,
+an int tensor with a Python float gives the default dtype, ints with ints stay ints."""
 
 from __future__ import annotations
 
