@@ -11,8 +11,8 @@ from .._settings import get_default_dtype
 from .._tensor import Tensor, as_tensor
 
 __all__ = [
-    "empty", "operand", "operands", "result_dtype", "NO_PADDING", "int_arg", "normalize_dims",
-    "float_input", "Tensor", "as_tensor",
+    "empty", "operand", "operands", "result_dtype", "NO_PADDING", "resolve_padding", "int_arg",
+    "normalize_dims", "float_input", "Tensor", "as_tensor",
 ]
 
 
@@ -53,6 +53,20 @@ class _DefaultPadding(int):
 
 
 NO_PADDING: Any = _DefaultPadding(0)
+
+
+def resolve_padding(pad_width: Any, padding: Any, op: str, tblr: Any) -> tuple:
+    """(top, bottom, left, right) from the two spellings of conv2d's and the pools' padding, each
+    normalised by `tblr`: `padding` when it is given, else `pad_width`; both given must agree once
+    normalised (1 and (1, 1, 1, 1) do)."""
+    if padding is None:
+        return tblr(pad_width)
+    alias = tblr(padding)
+    if pad_width is not NO_PADDING and tblr(pad_width) != alias:
+        raise ValueError(
+            f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one of them"
+        )
+    return alias
 
 
 def operands(a: Any, b: Any, op: str) -> tuple:

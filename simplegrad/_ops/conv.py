@@ -5,12 +5,10 @@ from __future__ import annotations
 import numbers
 from typing import Any, Optional, Tuple, Union
 
-import numpy as np
-
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import NO_PADDING, Tensor, float_input, int_arg
+from ._util import NO_PADDING, Tensor, float_input, int_arg, resolve_padding
 
 __all__ = ["conv2d"]
 
@@ -85,27 +83,6 @@ def padding_tblr(
     if min(pads) < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {value!r}")
     return pads
-
-
-def resolve_padding(
-    pad_width: Any,
-    padding: Any,
-    op: str,
-    kernel: Tuple[int, int],
-    dilation: Tuple[int, int],
-    stride: Tuple[int, int],
-) -> Tuple[int, int, int, int]:
-    """(top, bottom, left, right) from the two spellings (see `padding_tblr`): `padding` when it is
-    given, else `pad_width`; both given must agree once normalised (1 and (1, 1, 1, 1) do)."""
-    if padding is None:
-        return padding_tblr(pad_width, op, kernel, dilation, stride)
-    alias = padding_tblr(padding, op, kernel, dilation, stride)
-    given = pad_width is not NO_PADDING
-    if given and padding_tblr(pad_width, op, kernel, dilation, stride) != alias:
-        raise ValueError(
-            f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one of them"
-        )
-    return alias
 
 
 def pad_mode_name(mode: Any, op: str = "conv2d") -> str:
@@ -212,7 +189,9 @@ def conv2d(
         if t is not None and t._values.dtype != x._values.dtype:
             raise TypeError(f"{op}: x is {x.dtype} but {name} is {t.dtype}; convert one of them")
     out_channels, weight_channels, kh, kw = weight.shape
-    pads = resolve_padding(pad_width, padding, op, (kh, kw), dilation, stride)
+    pads = resolve_padding(
+        pad_width, padding, op, lambda v: padding_tblr(v, op, (kh, kw), dilation, stride)
+    )
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
     if groups < 1:

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import NO_PADDING, Tensor, float_input, int_arg
+from ._util import NO_PADDING, Tensor, float_input, int_arg, resolve_padding
 
 __all__ = ["avg_pool2d", "max_pool2d"]
 
@@ -80,26 +80,12 @@ def padding_tblr(value: Any, op: str) -> tuple[int, int, int, int]:
     return pads
 
 
-def resolve_padding(pad_width: Any, padding: Any, op: str) -> tuple[int, int, int, int]:
-    """One padding from the two spellings: `padding` when it is given, else `pad_width`; both
-    given must agree once normalised (1 and (1, 1, 1, 1) do)."""
-    pads = padding_tblr(pad_width, op)
-    if padding is None:
-        return pads
-    alias = padding_tblr(padding, op)
-    if pad_width is not NO_PADDING and pads != alias:
-        raise ValueError(
-            f"{op}: pad_width={pad_width!r} and padding={padding!r} disagree; give one of them"
-        )
-    return alias
-
-
 def pool_settings(op: str, kernel_size: Any, stride: Any, pad_width: Any, padding: Any,
                   dilation: Any) -> tuple:
     """(kernel, stride, padding, dilation) checked and normalised: pairs and a (t, b, l, r) tuple."""
     kernel = int_pair(kernel_size, "kernel_size", op)
     strides = kernel if stride is None else int_pair(stride, "stride", op)
-    pads = resolve_padding(pad_width, padding, op)
+    pads = resolve_padding(pad_width, padding, op, lambda v: padding_tblr(v, op))
     return kernel, strides, pads, int_pair(dilation, "dilation", op)
 
 

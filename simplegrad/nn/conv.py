@@ -7,8 +7,8 @@ import numbers
 from typing import Any, Optional, Tuple, Union
 
 from .. import _settings
-from .._ops._util import NO_PADDING
-from .._ops.conv import conv2d, int_pair, pad_mode_name, resolve_padding
+from .._ops._util import NO_PADDING, resolve_padding
+from .._ops.conv import conv2d, int_pair, pad_mode_name, padding_tblr
 from .._tensor import Tensor
 from ._init import check_size, given_parameter, uniform_parameter
 from .module import Module
@@ -124,7 +124,8 @@ class Conv2d(Module):
             )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.padding = resolve_padding(
-            pad_width, padding, op, self.kernel_size, self.dilation, self.stride
+            pad_width, padding, op,
+            lambda v: padding_tblr(v, op, self.kernel_size, self.dilation, self.stride),
         )
         fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
         bound = math.sqrt(1.0 / fan_in) if fan_in > 0 else 0.0
