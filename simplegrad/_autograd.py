@@ -36,13 +36,28 @@ class Context:
     Any other attribute may be set freely (`ctx.stride = 2`).
     """
 
+    # (buffer, its version at save time, array) for each saved array in a core buffer.
+    _versions: tuple = ()
+
     def __init__(self) -> None:
         self.saved_tensors: tuple = ()
         self.needs_input_grad: tuple = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keeps `arrays` for the backward pass (released after it unless retain_graph=True)."""
+        """Keeps `arrays` for the backward pass (released after it unless retain_graph=True).
+
+        Backward raises RuntimeError if one of them is written in place through the library in
+        between (an optimizer step, a `Tensor.values` assignment, `load_state_dict`), as PyTorch
+        does: the gradient would silently use the new values. Writes into a `.values` view by
+        NumPy itself are not seen.
+        """
         self.saved_tensors = arrays
+        versions = []
+        for array in arrays:
+            buffer = _memory.buffer_of(array) if type(array) is np.ndarray else None
+            if buffer is not None:
+                versions.append((buffer, buffer.version, array))
+        self._versions = tuple(versions)
 
 
 class Node:
@@ -186,6 +201,22 @@ def graph_order(root) -> list:
     return order
 
 
+def _check_saved(order: list) -> None:
+    """Raises if an array some op saved for its gradient was written in place since its forward.
+    Checked before any gradient is computed, so a refused backward changes nothing."""
+    for item in order:
+        if type(item) is Node:
+            for buffer, version, array in item.ctx._versions:
+                if buffer.version != version:
+                    raise RuntimeError(
+                        f"backward: an array of shape {array.shape} that "
+                        f"'{item.function.__name__}' saved for its gradient was changed in place "
+                        f"after the forward (version {version}, now {buffer.version}: an "
+                        "optimizer step, a Tensor.values assignment or load_state_dict); call "
+                        "backward before changing the tensors, or run the forward again"
+                    )
+
+
 def _as_gradient(grad: Any, op: str) -> np.ndarray:
     if type(grad) is np.ndarray and grad.dtype.kind == "f":
         return grad
@@ -243,6 +274,7 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                 f"backward: grad of shape {given.shape} does not match the output shape {values.shape}"
             ) from None
     order = graph_order(root)
+    _check_saved(order)
     grads = {id(order[-1]): seed}
     for item in reversed(order):
         g = grads.pop(id(item), None)

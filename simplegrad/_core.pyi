@@ -10,6 +10,10 @@ class Buffer:
     """
     def __init__(self, count: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'float32') -> None:
         ...
+    def bump_version(self) -> None:
+        """
+        records an in-place write
+        """
     @property
     def address(self) -> int:
         ...
@@ -22,6 +26,11 @@ class Buffer:
     @property
     def nbytes(self) -> int:
         ...
+    @property
+    def version(self) -> int:
+        """
+        in-place writes made through the library (backward checks it)
+        """
 def adam_update(p: numpy.ndarray, g: numpy.ndarray, m: numpy.ndarray, v: numpy.ndarray, beta_1: typing.SupportsFloat | typing.SupportsIndex, beta_2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, v_scale: typing.SupportsFloat | typing.SupportsIndex, step_scale: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     Fused Adam step in place: m, v moments and p (C-contiguous arrays of one shape/dtype).

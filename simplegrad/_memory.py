@@ -34,6 +34,22 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
         raise
 
 
+def buffer_of(array: np.ndarray):
+    """The core Buffer under `array` (a core array or a NumPy view of one), or None."""
+    base = array.base
+    if type(base) is np.ndarray:  # a view: NumPy ends its chain at the array over the Buffer
+        base = base.base
+    return base if type(base) is _core.Buffer else None
+
+
+def mark_written(array: np.ndarray) -> None:
+    """Records an in-place write into `array`'s core buffer: a graph that saved it for its gradient
+    then refuses to run backward (see Context.save_for_backward)."""
+    buffer = buffer_of(array)
+    if buffer is not None:
+        buffer.bump_version()
+
+
 def to_core(array: np.ndarray) -> np.ndarray:
     """`array` itself when its memory is a core buffer, else a copy in one (shape and dtype kept)."""
     if _core.owner_of(array) is not None:

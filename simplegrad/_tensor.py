@@ -124,7 +124,13 @@ class Tensor:
 
     @property
     def values(self) -> np.ndarray:
-        """A writable NumPy view of the tensor's core buffer (no copy)."""
+        """A writable NumPy view of the tensor's core buffer (no copy).
+
+        Assigning (`t.values = new`, `t.values -= lr * t.grad`) writes into the same buffer when
+        the shape is kept, and counts as an in-place write: a graph that saved this tensor for its
+        gradient then refuses backward (RuntimeError) rather than use the new values. Writes by
+        NumPy into the view itself (`t.values[0] = 1`) are not tracked, as PyTorch's `.data`.
+        """
         return self._values
 
     @values.setter
@@ -135,6 +141,7 @@ class Tensor:
                             "(expected numbers)")
         if array.shape == self._values.shape and self._values.flags.writeable:
             np.copyto(self._values, array, casting="unsafe")
+            _memory.mark_written(self._values)
         else:
             self._values = _array_from(array, self.dtype, "Tensor.values")
             if self._grad is not None and self._grad.shape != self._values.shape:

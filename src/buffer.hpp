@@ -48,6 +48,11 @@ public:
     std::int64_t count() const { return count_; }
     DType dtype() const { return dtype_; }
     std::size_t nbytes() const { return nbytes_; }
+    // Counts the in-place writes made through the library (optimizer steps, Tensor.values
+    // assignment, load_state_dict): backward compares it with the count saved at forward time.
+    // Changed and read under Python's GIL only.
+    std::uint64_t version() const { return version_; }
+    void bump_version() { ++version_; }
 
 private:
     void* data_ = nullptr;
@@ -55,6 +60,7 @@ private:
     DType dtype_;
     std::size_t nbytes_ = 0;
     std::size_t capacity_ = 0;
+    std::uint64_t version_ = 0;
 };
 
 using BufferPtr = std::shared_ptr<Buffer>;

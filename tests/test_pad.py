@@ -155,6 +155,7 @@ def test_threads_give_identical_results(mode, rng):
     (lambda t: sg.pad(t, True), TypeError),
     (lambda t: sg.pad(t, "1"), TypeError),
     (lambda t: sg.pad(t, 1, value="x"), TypeError),
+    (lambda t: sg.pad(t, 1, value=1e39), ValueError),         # past float32's range: not a silent inf
     (lambda t: sg.pad(sg.Tensor([[1, 2]], dtype="int64"), 1), TypeError),    # int tensor
     (lambda t: sg.pad(sg.Tensor([1.0, 2.0]), 1), ValueError),                # int width needs 2 dims
     (lambda t: sg.pad(sg.Tensor(1.0), ((1, 1),)), ValueError),               # 0-d
@@ -168,3 +169,24 @@ def test_errors_name_pad(call, error):
     t = sg.zeros((2, 3, 4))
     with pytest.raises(error, match="^pad"):
         call(t)
+
+
+def test_fill_values_at_the_dtype_range(rng):
+    x = rng.standard_normal((2, 3))
+    big = float(np.finfo(np.float32).max)
+    for value in (big, -big, np.inf, -np.inf):  # representable in float32: kept exactly
+        np.testing.assert_array_equal(
+            sg.pad(sg.Tensor(x), 1, value=value).values,
+            np.pad(x.astype(np.float32), 1, constant_values=np.float32(value)),
+        )
+    assert np.isnan(sg.pad(sg.Tensor(x), 1, value=np.nan).values[0, 0])
+    # float64 holds 1e300; float32 does not (PyTorch raises too)
+    np.testing.assert_array_equal(
+        sg.pad(sg.Tensor(x, dtype="float64"), 1, value=1e300).values, np.pad(x, 1, constant_values=1e300)
+    )
+    with pytest.raises(ValueError, match=r"^pad: value=1e\+300 overflows float32"):
+        sg.pad(sg.Tensor(x), 1, value=1e300)
+    with pytest.raises(ValueError, match=r"^conv2d: pad_value=-1e\+39 overflows float32"):
+        sg.conv2d(sg.ones((1, 1, 2, 2)), sg.ones((1, 1, 1, 1)), padding=1, pad_value=-1e39)
+    with pytest.raises(ValueError, match=r"^conv2d: pad_value=1e\+39 overflows float32"):
+        sg.nn.Conv2d(1, 1, 1, padding=1, pad_value=1e39)(sg.ones((1, 1, 2, 2)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from .._tensor import Tensor, as_tensor
 
 __all__ = [
     "empty", "operand", "operands", "result_dtype", "NO_PADDING", "resolve_padding", "int_arg",
-    "normalize_dims", "float_input", "Tensor", "as_tensor",
+    "fill_value", "normalize_dims", "float_input", "Tensor", "as_tensor",
 ]
 
 
@@ -91,6 +92,19 @@ def int_arg(value: Any, name: str, op: str) -> int:
     if not -(2**63) <= value < 2**63:
         raise ValueError(f"{op}: {name}={value} does not fit in 64 bits")
     return int(value)
+
+
+def fill_value(value: Any, name: str, dtype: str, op: str) -> float:
+    """`value` as a Python float that `dtype` holds: a real number (not a bool) that is infinite,
+    NaN or within the dtype's range (TypeError / ValueError naming `op` and `name` otherwise; as
+    PyTorch, rather than a silent inf)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    largest = float(np.finfo(dtype).max)
+    if abs(value) > largest and value != float("inf") and value != float("-inf"):
+        raise ValueError(f"{op}: {name}={value!r} overflows {dtype} (largest {largest:.7g})")
+    return value
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:

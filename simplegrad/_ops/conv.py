@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Tuple, Union
 
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import NO_PADDING, Tensor, float_input, int_arg, resolve_padding
+from ._util import NO_PADDING, Tensor, fill_value, float_input, int_arg, resolve_padding
 
 __all__ = ["conv2d"]
 
@@ -178,8 +177,7 @@ def conv2d(
     dilation = int_pair(dilation, "dilation", op)
     groups = int_arg(groups, "groups", op)
     mode = pad_mode_name(pad_mode, op)
-    if isinstance(pad_value, bool) or not isinstance(pad_value, numbers.Real):
-        raise TypeError(f"{op}: pad_value must be a real number, got {pad_value!r}")
+    pad_value = fill_value(pad_value, "pad_value", x.dtype, op)
 
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: x must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
@@ -227,5 +225,5 @@ def conv2d(
         x = pad(x, pads, mode=mode)
         pads, pad_value = (0, 0, 0, 0), 0
     return Conv2d.apply(
-        x, weight, bias, stride, pads, dilation, groups, float(pad_value), oper="conv2d"
+        x, weight, bias, stride, pads, dilation, groups, pad_value, oper="conv2d"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -11,7 +10,7 @@ import numpy as np
 from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
-from ._util import Tensor, float_input
+from ._util import Tensor, fill_value, float_input
 
 __all__ = ["pad"]
 
@@ -136,9 +135,8 @@ def pad(x: Tensor, width: Width, mode: str = "constant", value: float = 0) -> Te
     """
     x = float_input(x, "pad")
     mode = pad_mode(mode)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"pad: value must be a real number, got {value!r}")
+    value = fill_value(value, "value", x.dtype, "pad")
     if x.ndim == 0:
         raise ValueError("pad: cannot pad a 0-dimensional tensor")
     before, after = pad_widths(width, x.ndim)
-    return Pad.apply(x, before, after, mode, float(value), oper="pad")
+    return Pad.apply(x, before, after, mode, value, oper="pad")

@@ -267,6 +267,7 @@ class Module:
             arrays[name] = array
         for name, target in targets.items():  # all checked before anything is written
             np.copyto(target, arrays[name])
+            _memory.mark_written(target)
 
     def save(self, path: Any) -> None:
         """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing)."""

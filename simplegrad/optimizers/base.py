@@ -291,6 +291,7 @@ class Optimizer:
                         f"parameter {values.shape}"
                     )
                 self._update(group, tensor, values, grad, state)
+                _memory.mark_written(values)
 
     def _update(
         self,

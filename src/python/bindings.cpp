@@ -155,6 +155,9 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("count", &Buffer::count)
         .def_property_readonly("dtype", [](const Buffer& b) { return dtype_name(b.dtype()); })
         .def_property_readonly("address", [](const Buffer& b) { return reinterpret_cast<std::uintptr_t>(b.data()); })
+        .def_property_readonly("version", &Buffer::version,
+                               "in-place writes made through the library (backward checks it)")
+        .def("bump_version", &Buffer::bump_version, "records an in-place write")
         .def_buffer([](Buffer& b) {
             py::ssize_t item = py::ssize_t(dtype_size(b.dtype()));
             return py::buffer_info(b.data(), item, buffer_format(b.dtype()), 1,

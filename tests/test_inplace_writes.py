@@ -1,0 +1,163 @@
+"""Backward refuses a graph whose saved arrays were written in place after the forward (as PyTorch)."""
+
+import numpy as np
+import pytest
+
+import simplegrad as sg
+
+CHANGED = r"^backward: an array of shape .* that '{}' saved for its gradient was changed in place"
+
+
+@pytest.fixture
+def xw(rng):
+    return sg.Tensor(rng.standard_normal((4, 3))), sg.Tensor(rng.standard_normal((3, 2)))
+
+
+def matmul_grads(x, w):
+    """d sum((x @ w)^2) / dx and / dw, by hand."""
+    dy = 2 * (x @ w)
+    return dy @ w.T, x.T @ dy
+
+
+@pytest.mark.parametrize("make", [
+    lambda w: sg.opt.SGD([w], lr=0.1),
+    lambda w: sg.opt.SGD([w], lr=0.1, momentum=0.9),
+    lambda w: sg.opt.Adam([w], lr=0.1),
+    lambda w: sg.opt.AdamW([w], lr=0.1),
+], ids=["SGD", "SGD-momentum", "Adam", "AdamW"])
+def test_optimizer_step_between_forward_and_backward(xw, make):
+    x, w = xw
+    optimizer = make(w)
+    loss = sg.sum((x @ w) ** 2)
+    w.grad = np.ones(w.shape)
+    optimizer.step()
+    stepped = w.values.copy()
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+    assert x.grad is None  # refused before any gradient was computed
+    np.testing.assert_array_equal(w.grad, np.ones(w.shape))
+    # the forward again, with the stepped weights: backward runs and is right
+    w.grad = None
+    sg.sum((x @ w) ** 2).backward()
+    dx, dw = matmul_grads(x.values.astype(np.float64), stepped.astype(np.float64))
+    np.testing.assert_allclose(x.grad, dx, rtol=1e-5)
+    np.testing.assert_allclose(w.grad, dw, rtol=1e-5)
+
+
+@pytest.mark.parametrize("write", [
+    lambda w: setattr(w, "values", np.zeros(w.shape)),
+    lambda w: setattr(w, "values", sg.ones(w.shape)),
+    lambda w: setattr(w.detach(), "values", np.zeros(w.shape)),  # another tensor on the buffer
+], ids=["array", "tensor", "detached"])
+def test_values_assignment_is_seen(xw, write):
+    x, w = xw
+    loss = sg.sum(x @ w)
+    write(w)
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+
+
+def test_augmented_assignment_through_a_view(xw, rng):
+    x, _ = xw
+    w = sg.Tensor(rng.standard_normal((2, 3)))
+    loss = sg.sum(x @ w.T)  # MatMul saved a view of w's buffer
+    w.values -= 0.1 * np.ones(w.shape)  # the manual SGD step
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+
+
+def test_load_state_dict_between_forward_and_backward(rng):
+    layer = sg.nn.Linear(3, 2)
+    loss = sg.sum(layer(sg.Tensor(rng.standard_normal((4, 3)))))
+    layer.load_state_dict({name: np.zeros_like(t.values) for name, t in layer.parameters().items()})
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+
+
+def test_an_op_output_it_saved(rng):
+    x = sg.Tensor(rng.standard_normal((4, 3)))
+    y = sg.exp(x)  # Exp saves its output
+    total = sg.sum(y + 1)
+    y.values = np.zeros(y.shape)
+    with pytest.raises(RuntimeError, match=CHANGED.format("Exp")):
+        total.backward()
+
+
+def test_writes_into_arrays_no_op_saved_are_fine(xw):
+    x, w = xw
+    b = sg.Tensor(np.ones(2))
+    loss = sg.sum(x @ w + b)  # the add saves nothing: its gradient does not read b
+    b.values = np.full(2, 5.0)
+    loss.backward()
+    np.testing.assert_allclose(b.grad, np.full(2, 4.0))
+    dx, dw = np.ones((4, 2)) @ w.values.T, x.values.T @ np.ones((4, 2))
+    np.testing.assert_allclose(x.grad, dx, rtol=1e-6)
+    np.testing.assert_allclose(w.grad, dw, rtol=1e-6)
+
+
+def test_new_shape_assignment_leaves_saved_values_alone(xw, rng):
+    x, _ = xw
+    y = sg.Tensor(rng.standard_normal((4, 3)), comp_grad=False)
+    loss = sg.sum(x * y)  # Mul saved x and y
+    old = y.values.copy()
+    y.values = np.zeros((5, 5))  # a new buffer: the graph keeps the old one, unchanged
+    loss.backward()
+    np.testing.assert_allclose(x.grad, old, rtol=1e-6)
+
+
+def test_retained_graph_after_a_step(xw):
+    x, w = xw
+    loss = sg.sum(x @ w)
+    loss.backward(retain_graph=True)
+    first = w.grad.copy()
+    sg.opt.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+    np.testing.assert_array_equal(w.grad, first)
+
+
+def test_a_training_loop_is_not_refused(rng):
+    x, y = sg.Tensor(rng.standard_normal((8, 3))), sg.Tensor(rng.standard_normal((8, 1)))
+    model = sg.nn.Sequential(sg.nn.Linear(3, 4), sg.nn.Tanh(), sg.nn.Linear(4, 1))
+    optimizer = sg.opt.Adam(model, lr=0.05)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = sg.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+class Scale(sg.Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return g * w, g * x
+
+
+class ScaleByCopies(Scale):
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(np.array(x), np.array(w))  # NumPy's own memory: not tracked
+        return x * w
+
+
+def test_user_functions_are_checked(rng):
+    x, w = sg.Tensor(rng.standard_normal(3)), sg.Tensor(rng.standard_normal(3))
+    out = sg.sum(Scale.apply(x, w))
+    w.values = np.zeros(3)
+    with pytest.raises(RuntimeError, match=CHANGED.format("Scale")):
+        out.backward()
+    w.values = rng.standard_normal(3)
+    before = w.values.copy()
+    out = sg.sum(ScaleByCopies.apply(x, w))
+    w.values = np.zeros(3)
+    out.backward()
+    np.testing.assert_allclose(x.grad, before, rtol=1e-6)
