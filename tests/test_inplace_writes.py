@@ -83,6 +83,21 @@ def test_an_op_output_it_saved(rng):
         total.backward()
 
 
+def test_condition_and_index_tensors(rng):
+    x = sg.Tensor(rng.standard_normal(4))
+    mask = sg.Tensor([1.0, 0.0, 1.0, 0.0]) > 0  # a bool tensor
+    out = sg.sum(sg.where(mask, x, 0.0))
+    mask.values = np.ones(4, bool)
+    with pytest.raises(RuntimeError, match=CHANGED.format("Where")):
+        out.backward()
+    index = sg.Tensor(np.array([0, 2]))
+    out = sg.sum(x[index])
+    index.values = np.array([1, 3])
+    with pytest.raises(RuntimeError, match=CHANGED.format("GetItem")):
+        out.backward()
+    assert x.grad is None
+
+
 def test_writes_into_arrays_no_op_saved_are_fine(xw):
     x, w = xw
     b = sg.Tensor(np.ones(2))

@@ -194,7 +194,7 @@ class Minimum(_Extremum):
 class Where(Function):
     @staticmethod
     def forward(ctx: Context, condition, a, b):
-        ctx.condition = condition
+        ctx.save_for_backward(condition)
         shape = np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b))
         out = empty(shape, result_dtype(a, b))
         np.copyto(out, b)
@@ -204,10 +204,11 @@ class Where(Function):
     @staticmethod
     def backward(ctx: Context, g):
         ga = gb = None
+        (condition,) = ctx.saved_tensors
         if ctx.needs_input_grad[1]:
-            ga = _apply(np.multiply, g, ctx.condition)
+            ga = _apply(np.multiply, g, condition)
         if ctx.needs_input_grad[2]:
-            gb = _apply(np.multiply, g, np.logical_not(ctx.condition))
+            gb = _apply(np.multiply, g, np.logical_not(condition))
         return None, ga, gb
 
 

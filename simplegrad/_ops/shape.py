@@ -50,6 +50,9 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx: Context, x, index):
         ctx.shape, ctx.index, ctx.dtype = x.shape, index, x.dtype
+        # index arrays noted too, so an in-place write into an index tensor is caught by backward
+        ctx.save_for_backward(*[i for i in (index if isinstance(index, tuple) else (index,))
+                                if isinstance(i, np.ndarray)])
         try:
             return x[index]
         except IndexError as error:
