@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class Context:
     """
 
     # (buffer, its version at save time, array) for each saved array in a core buffer.
-    _versions: tuple = ()
+    _versions: Sequence = ()
 
     def __init__(self) -> None:
         self.saved_tensors: tuple = ()
@@ -54,10 +54,19 @@ class Context:
         self.saved_tensors = arrays
         versions = []
         for array in arrays:
-            buffer = _memory.buffer_of(array) if type(array) is np.ndarray else None
-            if buffer is not None:
-                versions.append((buffer, buffer.version, array))
-        self._versions = tuple(versions)
+            if type(array) is not np.ndarray:
+                continue
+            base = array.base  # _memory.buffer_of's common cases inline: 0.25 us less per op
+            if type(base) is np.ndarray:
+                base = base.base
+            if type(base) is not _core.Buffer:
+                if base is None:
+                    continue
+                base = _memory.buffer_of(array)
+                if base is None:
+                    continue
+            versions.append((base, base.version, array))
+        self._versions = versions
 
 
 class Node:

@@ -39,7 +39,13 @@ def buffer_of(array: np.ndarray):
     base = array.base
     if type(base) is np.ndarray:  # a view: NumPy ends its chain at the array over the Buffer
         base = base.base
-    return base if type(base) is _core.Buffer else None
+    if base is None or type(base) is _core.Buffer:
+        return base
+    for _ in range(64):  # rarer chains: as_strided's wrapper, memoryviews, ndarray subclasses
+        base = base.obj if type(base) is memoryview else getattr(base, "base", None)
+        if base is None or type(base) is _core.Buffer:
+            return base
+    return None
 
 
 def mark_written(array: np.ndarray) -> None:

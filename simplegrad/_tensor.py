@@ -129,7 +129,8 @@ class Tensor:
         Assigning (`t.values = new`, `t.values -= lr * t.grad`) writes into the same buffer when
         the shape is kept, and counts as an in-place write: a graph that saved this tensor for its
         gradient then refuses backward (RuntimeError) rather than use the new values. Writes by
-        NumPy into the view itself (`t.values[0] = 1`) are not tracked, as PyTorch's `.data`.
+        NumPy into the view itself (`t.values[0] = 1`, `t.values[...] -= 1`, `np.copyto(t.values,
+        a)`) are not tracked, as PyTorch's `.data`.
         """
         return self._values
 
@@ -140,8 +141,8 @@ class Tensor:
             raise TypeError(f"Tensor.values: cannot hold values of dtype {array.dtype} "
                             "(expected numbers)")
         if array.shape == self._values.shape and self._values.flags.writeable:
+            _memory.mark_written(self._values)  # first: a backward starting meanwhile refuses
             np.copyto(self._values, array, casting="unsafe")
-            _memory.mark_written(self._values)
         else:
             self._values = _array_from(array, self.dtype, "Tensor.values")
             if self._grad is not None and self._grad.shape != self._values.shape:

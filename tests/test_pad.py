@@ -155,7 +155,7 @@ def test_threads_give_identical_results(mode, rng):
     (lambda t: sg.pad(t, True), TypeError),
     (lambda t: sg.pad(t, "1"), TypeError),
     (lambda t: sg.pad(t, 1, value="x"), TypeError),
-    (lambda t: sg.pad(t, 1, value=1e39), ValueError),         # past float32's range: not a silent inf
+    (lambda t: sg.pad(t, 1, value=1e39), ValueError),         # past float32's range, not inf
     (lambda t: sg.pad(sg.Tensor([[1, 2]], dtype="int64"), 1), TypeError),    # int tensor
     (lambda t: sg.pad(sg.Tensor([1.0, 2.0]), 1), ValueError),                # int width needs 2 dims
     (lambda t: sg.pad(sg.Tensor(1.0), ((1, 1),)), ValueError),               # 0-d
@@ -182,10 +182,16 @@ def test_fill_values_at_the_dtype_range(rng):
     assert np.isnan(sg.pad(sg.Tensor(x), 1, value=np.nan).values[0, 0])
     # float64 holds 1e300; float32 does not (PyTorch raises too)
     np.testing.assert_array_equal(
-        sg.pad(sg.Tensor(x, dtype="float64"), 1, value=1e300).values, np.pad(x, 1, constant_values=1e300)
+        sg.pad(sg.Tensor(x, dtype="float64"), 1, value=1e300).values,
+        np.pad(x, 1, constant_values=1e300),
     )
     with pytest.raises(ValueError, match=r"^pad: value=1e\+300 overflows float32"):
         sg.pad(sg.Tensor(x), 1, value=1e300)
+    for value in (10**400, -(10**400), np.longdouble("1e400")):  # past float64 too
+        with pytest.raises(ValueError, match=r"^pad: value=.* overflows float32"):
+            sg.pad(sg.Tensor(x), 1, value=value)
+        with pytest.raises(ValueError, match=r"^pad: value=.* overflows float64"):
+            sg.pad(sg.Tensor(x, dtype="float64"), 1, value=value)
     with pytest.raises(ValueError, match=r"^conv2d: pad_value=-1e\+39 overflows float32"):
         sg.conv2d(sg.ones((1, 1, 2, 2)), sg.ones((1, 1, 1, 1)), padding=1, pad_value=-1e39)
     with pytest.raises(ValueError, match=r"^conv2d: pad_value=1e\+39 overflows float32"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -100,11 +101,15 @@ def fill_value(value: Any, name: str, dtype: str, op: str) -> float:
     PyTorch, rather than a silent inf)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        fill = float(value)
+    except OverflowError:  # an int past float64's range
+        fill = math.inf
     largest = float(np.finfo(dtype).max)
-    if abs(value) > largest and value != float("inf") and value != float("-inf"):
+    explicit_inf = not isinstance(value, numbers.Integral) and bool(np.isinf(value))
+    if abs(fill) > largest and not explicit_inf:
         raise ValueError(f"{op}: {name}={value!r} overflows {dtype} (largest {largest:.7g})")
-    return value
+    return fill
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:

@@ -66,10 +66,17 @@ class Sub(Function):
         return g, (_binary_out(np.multiply, g, -1) if ctx.needs_input_grad[1] else None)
 
 
+def _needed(ctx: Context, a: Any, b: Any) -> tuple:
+    """(a, b) with None for an operand no gradient reads: a's gradient reads b and b's reads a, so
+    an operand is kept only when the other one needs a gradient (as PyTorch saves them)."""
+    need_a, need_b = ctx.needs_input_grad
+    return (a if need_b else None), (b if need_a else None)
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(*_needed(ctx, a, b))
         return _binary_out(np.multiply, a, b)
 
     @staticmethod
@@ -83,7 +90,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(_needed(ctx, a, b)[0], b)  # b: both gradients divide by it
         if result_dtype(a, b).kind != "f":  # true division of integers gives floats (as PyTorch)
             out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), get_default_dtype())
             np.divide(a, b, out=out)
@@ -161,29 +168,30 @@ class MatMul(Function):
             raise ValueError(
                 f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({inner_a} != {inner_b})"
             )
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(*_needed(ctx, a, b))
+        ctx.vectors = (a.ndim == 1, b.ndim == 1)
         return _matmul(a, b)
 
     @staticmethod
     def backward(ctx: Context, g):
         a, b = ctx.saved_tensors
-        if a.ndim == 1 and b.ndim == 1:  # inner product: g is a scalar
-            return _binary_out(np.multiply, g, b), _binary_out(np.multiply, g, a)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a_vector, b_vector = ctx.vectors
+        if a_vector and b_vector:  # inner product: g is a scalar
+            return (None if b is None else _binary_out(np.multiply, g, b),
+                    None if a is None else _binary_out(np.multiply, g, a))
         g2 = g
-        if a.ndim == 1:
+        if a_vector:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
+        if b_vector:
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = _matmul(g2, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
+        if b is not None:  # saved when a needs its gradient
+            ga = _matmul(g2, np.swapaxes(b[:, None] if b_vector else b, -1, -2))
+            if a_vector:
                 ga = ga[..., 0, :]
-        if ctx.needs_input_grad[1]:
-            gb = _matmul(np.swapaxes(a2, -1, -2), g2)
-            if b.ndim == 1:
+        if a is not None:
+            gb = _matmul(np.swapaxes(a[None, :] if a_vector else a, -1, -2), g2)
+            if b_vector:
                 gb = gb[..., :, 0]
         return ga, gb
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._memory import to_core
 from ._util import Tensor, empty, float_input, operands, result_dtype
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "sin", "sqrt", "tan", "where"]
@@ -380,7 +381,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         ) from None
     if condition.dtype.kind not in "biuf":
         raise TypeError(f"where: condition must be bool or numeric, got dtype {condition.dtype}")
-    condition = condition.astype(bool, copy=False)
+    # kept for backward: a core copy, or a bool tensor's own array (writes to it are tracked)
+    condition = to_core(condition.astype(bool, copy=False))
     a, b = _binary_operands(a, b, "where")
     shapes = [np.shape(t._values if isinstance(t, Tensor) else t) for t in (a, b)]
     try:

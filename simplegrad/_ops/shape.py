@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._memory import to_core
 from ._util import Tensor, empty
 
 __all__ = ["reshape", "flatten", "transpose", "permute", "getitem"]
@@ -134,10 +135,20 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index] (ints, slices, ellipsis, None, integer arrays, boolean masks) with a gradient."""
-    if isinstance(index, Tensor):
-        index = index._values
-    elif isinstance(index, tuple):
-        index = tuple(i._values if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, tuple):
+        index = tuple(_kept(i) for i in index)
     elif isinstance(index, list):
-        index = np.asarray(index)
+        index = np.asarray(index)  # a new array: nothing else can change it
+    else:
+        index = _kept(index)
     return GetItem.apply(x, index, oper="getitem")
+
+
+def _kept(item: Any) -> Any:
+    """An index item as GetItem keeps it for backward: a Tensor's array (writes into it are
+    tracked) or a core copy of a NumPy array (the caller may change theirs before backward)."""
+    if isinstance(item, Tensor):
+        return item._values
+    if isinstance(item, np.ndarray):
+        return to_core(item)
+    return item

@@ -266,8 +266,8 @@ class Module:
                 )
             arrays[name] = array
         for name, target in targets.items():  # all checked before anything is written
-            np.copyto(target, arrays[name])
             _memory.mark_written(target)
+            np.copyto(target, arrays[name])
 
     def save(self, path: Any) -> None:
         """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing)."""

@@ -290,8 +290,8 @@ class Optimizer:
                         f"{self._op}.step: gradient of '{name}' has shape {grad.shape}, "
                         f"parameter {values.shape}"
                     )
+                _memory.mark_written(values)  # first: a backward starting meanwhile refuses
                 self._update(group, tensor, values, grad, state)
-                _memory.mark_written(values)
 
     def _update(
         self,
