@@ -265,7 +265,7 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
         and given.shape == values.shape
         and given.dtype == values.dtype
         and given.flags.c_contiguous
-        and _core.owner_of(given) is not None
+        and _memory.buffer_of(given) is not None
     ):
         # Used as is (no copy the size of the output): a read-only view, so no backward can
         # change the caller's array; leaves copy their gradient into .grad anyway.

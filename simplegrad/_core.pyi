@@ -3,7 +3,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Buffer', 'adam_update', 'avg_pool2d_backward', 'avg_pool2d_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'owner_of', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
+__all__: list[str] = ['Buffer', 'adam_update', 'avg_pool2d_backward', 'avg_pool2d_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
 class Buffer:
     """
     64-byte-aligned storage block of the core; NumPy views it without copying
@@ -98,8 +98,6 @@ def max_pool2d_forward(x: numpy.ndarray, kernel: typing.Annotated[collections.ab
 def memory_stats() -> dict:
     ...
 def openmp_enabled() -> bool:
-    ...
-def owner_of(arg0: numpy.ndarray) -> typing.Any:
     ...
 def pad_backward(grad_out: numpy.ndarray, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], before: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], after: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], mode: str = 'constant') -> numpy.ndarray:
     """

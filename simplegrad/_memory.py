@@ -58,7 +58,7 @@ def mark_written(array: np.ndarray) -> None:
 
 def to_core(array: np.ndarray) -> np.ndarray:
     """`array` itself when its memory is a core buffer, else a copy in one (shape and dtype kept)."""
-    if _core.owner_of(array) is not None:
+    if buffer_of(array) is not None:
         return array
     out = _core.empty(array.shape, array.dtype.name)
     np.copyto(out, array)

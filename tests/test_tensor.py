@@ -7,7 +7,7 @@ import pytest
 from gradcheck import check_op
 
 import simplegrad as sg
-from simplegrad import _core
+from simplegrad import _memory
 
 # ---- construction and attributes -----------------------------------------------------------------
 
@@ -99,6 +99,38 @@ def test_values_is_a_zero_copy_view_both_ways():
     assert t.values[0] == 1.0
     t.values = np.zeros((2, 2))  # a new shape replaces the buffer
     assert t.shape == (2, 2) and t.dtype == "float32"
+
+
+class _Returns(sg.Function):
+    """A Function whose forward returns `make(x)` and whose gradient is 1 per input element."""
+
+    @staticmethod
+    def forward(ctx, x, make):
+        ctx.shape = x.shape
+        return make(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.ones(ctx.shape, g.dtype)
+
+
+@pytest.mark.parametrize(
+    "make, shared",
+    [
+        (lambda x: x.T, True),  # a plain view of the input's core buffer
+        (lambda x: np.lib.stride_tricks.sliding_window_view(x, 2, axis=1), True),  # as_strided
+        (lambda x: np.asarray(memoryview(x))[::-1], True),  # through a memoryview
+        (lambda x: x * 2, False),  # a NumPy-owned result
+    ],
+)
+def test_function_outputs_stay_in_or_move_to_core_buffers(make, shared):
+    x = sg.Tensor(np.arange(6.0).reshape(2, 3), comp_grad=True)
+    y = _Returns.apply(x, make=make)
+    np.testing.assert_array_equal(y.values, make(x.values.copy()))
+    assert _memory.buffer_of(y.values) is not None  # every tensor's values live in a core buffer
+    assert np.shares_memory(y.values, x.values) is shared  # views of core memory are not copied
+    sg.sum(y).backward()
+    np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
 
 
 @pytest.mark.parametrize("old, new", [((3,), (1,)), ((1,), (3,)), ((2, 3), (3, 2))])
@@ -416,7 +448,7 @@ def test_pickle_and_copies_are_leaves_in_core_buffers(rng):
         np.testing.assert_array_equal(other.values, t.values)
         np.testing.assert_array_equal(other.grad, np.full((3, 4), 2.0))
         assert (other.dtype, other.comp_grad, other.label, other.is_leaf) == ("float32", True, "w", True)
-        assert _core.owner_of(other.values) is not None and _core.owner_of(other.grad) is not None
+        assert _memory.buffer_of(other.values) is not None and _memory.buffer_of(other.grad) is not None
         assert not np.shares_memory(other.values, t.values)
     labels = pickle.loads(pickle.dumps(sg.Tensor(np.array([1, 2]))))
     assert labels.dtype == "int64" and not labels.comp_grad

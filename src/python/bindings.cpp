@@ -169,17 +169,6 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("shape"), py::arg("dtype") = "float32",
           "A new uninitialised array of `shape` whose memory is a core Buffer.");
-    m.def("owner_of", [](const py::array& a) -> py::object {
-              // The core Buffer behind `a` (following NumPy's base chain), or None.
-              py::object base = a;
-              while (true) {
-                  if (py::isinstance<Buffer>(base)) return base;
-                  if (!py::isinstance<py::array>(base)) return py::none();
-                  py::object next = base.attr("base");
-                  if (next.is_none()) return py::none();
-                  base = next;
-              }
-          });
     m.def("memory_stats", []() {
         MemoryStats s = memory_stats();
         py::dict d;
