@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _core, _memory, _settings
+from ._sums import add_reduce
 
 
 # Leaf gradients are summed under one lock: threads running backward into shared parameters would
@@ -183,7 +184,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
     out = _memory.empty(shape, grad.dtype)
-    np.add.reduce(grad, axis=axes, keepdims=True, out=out.reshape((1,) * extra + tuple(shape)))
+    add_reduce(grad, axes, True, out.reshape((1,) * extra + tuple(shape)))
     return out
 
 

@@ -131,7 +131,13 @@ class DataLoader:
         samples = [self.dataset[int(i)] for i in indices]
 
         def stack(items: list, what: str) -> np.ndarray:
-            arrays = [np.asarray(item) for item in items]
+            try:
+                arrays = [np.asarray(item) for item in items]
+            except ValueError as error:  # a ragged list, e.g. [features, label]
+                raise ValueError(
+                    f"DataLoader: {what} cannot each be made one array ({error}); a sample of "
+                    "several parts, such as (features, label), must be a tuple"
+                ) from None
             shapes = sorted({a.shape for a in arrays})
             if len(shapes) > 1:
                 raise ValueError(

@@ -329,8 +329,10 @@ bool all_finite(const T* values, std::int64_t count) {
 template <typename T>
 bool input_gradient_as_forward(const Conv2dGeometry& g) {
     const std::int64_t reach_h = g.dh * (g.kh - 1), reach_w = g.dw * (g.kw - 1);
+    // An empty image has an empty dx (and its dy, all padding, may be wider than the kernel allows
+    // the transposed form's padded dy to be): col2im's path, which writes nothing.
     if (g.sh != 1 || g.sw != 1 || g.pointwise() || g.pad_top > reach_h || g.pad_bottom > reach_h ||
-        g.pad_left > reach_w || g.pad_right > reach_w)
+        g.pad_left > reach_w || g.pad_right > reach_w || g.height == 0 || g.width == 0)
         return false;
     if (g.weight_channels >= kTransposedMinChannels) return true;
     if constexpr (std::is_same_v<T, float>)

@@ -448,6 +448,10 @@ template <typename T>
 void gemm_impl(const Problem<T>& g, Kernel<T> kernel, const Packers<T>& pk, const BlockSizes& bs,
                int threads) {
     check_problem(g);
+    if (threads < 0 || threads > kMaxThreads)
+        throw std::invalid_argument("gemm: threads must be 0 (the core's setting) to " +
+                                    std::to_string(kMaxThreads) + ", got " +
+                                    std::to_string(threads));
     if (g.m == 0 || g.n == 0) return;
     if (g.k == 0 || g.alpha == T(0)) {
         scale_c(g);

@@ -15,9 +15,6 @@
 namespace sg {
 
 namespace {
-// More threads than this is a mistake (libgomp crashes creating ~100 000 of them), never a speed-up.
-constexpr int kMaxThreads = 1024;
-
 int initial_threads() {
 #ifdef SIMPLEGRAD_OPENMP
     int n = omp_get_max_threads();

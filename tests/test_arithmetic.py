@@ -98,6 +98,28 @@ def test_int_tensors_promote_as_pytorch(rng):
     assert (sg.Tensor(np.array([1], np.int32)) + np.int64(1)).dtype == "int32"
 
 
+def test_int_operands_past_the_tensors_dtype_raise():
+    # A NumPy integer operand takes the int tensor's dtype (above); a value it cannot hold raises,
+    # as a Python int does, instead of wrapping around (2**40 as int32 is 0).
+    i32 = sg.Tensor(np.array([1, 2], np.int32))
+    i64 = sg.Tensor(np.array([1, 2], np.int64))
+    cases = [
+        (lambda: i32 + np.array([2**40, 0]), "add", 2**40),
+        (lambda: np.array([2**40, 0]) + i32, "add", 2**40),
+        (lambda: i32 < np.int64(2**40), "less", 2**40),
+        (lambda: sg.equal(i32, np.array([2**32 + 1, 2])), "equal", 2**32 + 1),
+        (lambda: i32 - [-(2**31) - 1, 0], "sub", -(2**31) - 1),
+        (lambda: i64 + np.array([2**63, 0], np.uint64), "add", 2**63),
+    ]
+    for make, op, value in cases:
+        with pytest.raises(OverflowError, match=f"^{op}: the operand's value {value} does not fit"):
+            make()
+    # values that fit keep working, whatever the operand's own dtype
+    np.testing.assert_array_equal((i32 + np.array([2**31 - 2, -5], np.int64)).values,
+                                  [2**31 - 1, -3])
+    np.testing.assert_array_equal((i64 * np.array([3, 4], np.uint64)).values, [3, 8])
+
+
 def test_reflected_ops_gradients(rng):
     a = rng.uniform(0.5, 2.0, (2, 3))
     check_op(lambda x: 1.5 / x + 2.0 - x * 3.0 + 2.0 ** x, [a],
@@ -121,6 +143,21 @@ def test_matmul_empty_inner_dimension_gives_zeros():
         out = a @ b
         assert out.dtype == dtype
         np.testing.assert_array_equal(out.values, np.ones((3, 0)) @ np.ones((0, 4)))
+
+
+def test_matmul_of_arrays_and_lists():
+    # Neither operand a Tensor: the result is a tensor of the default dtype without a gradient,
+    # as sg.add(array, array) gives.
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    for x, y in [(a, b), (a.tolist(), b.tolist()), (a, b.tolist())]:
+        out = sg.matmul(x, y)
+        assert isinstance(out, sg.Tensor) and out.dtype == "float32" and not out.comp_grad
+        np.testing.assert_array_equal(out.values, a @ b)
+    for scalar in (2.0, np.float64(2.0), np.array(2.0)):
+        with pytest.raises(TypeError, match="^matmul: scalar operands are not allowed"):
+            sg.matmul(scalar, a)
+        with pytest.raises(TypeError, match="^matmul: scalar operands are not allowed"):
+            sg.matmul(sg.Tensor(a), scalar)
 
 
 def test_matmul_shape_mismatch_names_op():

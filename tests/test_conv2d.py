@@ -288,17 +288,20 @@ def test_empty_batch(rng):
     np.testing.assert_array_equal(b.grad, np.zeros(3))
 
 
-def test_empty_image_inside_padding(rng):
-    # H = 0: every tap reads padding, so y = pad_value * sum(w) + b and dw = pad_value * sum(dy).
-    x = sg.Tensor(np.zeros((2, 2, 0, 3)))
-    w = sg.Tensor(rng.standard_normal((3, 2, 2, 2)))
-    y = sg.conv2d(x, w, padding=(1, 1, 0, 0), pad_value=0.5)
-    expected = reference_conv2d(x.values, w.values, pads=(1, 1, 0, 0), pad_value=0.5)
-    assert y.shape == expected.shape == (2, 3, 1, 2)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("channels", [2, 16, 64])  # 16 / 64: dx would take the transposed form
+@pytest.mark.parametrize("image, pads", [((0, 3), (1, 1, 0, 0)), ((3, 0), (0, 0, 1, 1))])
+def test_empty_image_inside_padding(dtype, channels, image, pads, rng):
+    # H or W = 0: every tap reads padding, so y = pad_value * sum(w) and dw = pad_value * sum(dy).
+    x = sg.Tensor(np.zeros((2, channels, *image)), dtype=dtype)
+    w = sg.Tensor(rng.standard_normal((3, channels, 2, 2)), dtype=dtype)
+    y = sg.conv2d(x, w, padding=pads, pad_value=0.5)
+    expected = reference_conv2d(x.values, w.values, pads=pads, pad_value=0.5)
+    assert y.shape == expected.shape and y.size == 2 * 3 * 2
     np.testing.assert_allclose(y.values, expected, rtol=1e-5)
     y.backward()
-    assert x.grad.shape == (2, 2, 0, 3)
-    np.testing.assert_allclose(w.grad, np.full((3, 2, 2, 2), 0.5 * 2 * 2), rtol=1e-6)
+    assert x.grad.shape == x.shape
+    np.testing.assert_allclose(w.grad, np.full(w.shape, 0.5 * y.size / 3), rtol=1e-6)
 
 
 def test_constant_pad_value_matches_numpy_pad(rng):

@@ -193,8 +193,6 @@ def test_bad_arguments():
         _core.gemm(np.ones((3, 4)), np.ones((4, 5)), out=np.ones((5, 3)).T)
     with pytest.raises(ValueError, match="^gemm: beta != 0 needs an `out`"):
         _core.gemm(np.ones((3, 4)), np.ones((4, 5)), beta=1.0)
-    with pytest.raises(ValueError, match="^gemm: threads must be >= 0"):
-        _core.gemm(np.ones((3, 4)), np.ones((4, 5)), threads=-1)
     read_only = np.zeros((3, 5))
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="^gemm: out must be writable"):
@@ -210,6 +208,25 @@ def test_out_overlapping_an_input_is_refused():
     with pytest.raises(ValueError, match="^gemm: out overlaps an input"):  # interleaved columns
         _core.gemm(x[:, ::2][:3], np.ones((3, 3)), out=x[:3, 1::2])
     _core.gemm(x[:3, :3], np.ones((3, 3)), out=x[3:, 3:])  # disjoint: fine
+
+
+def test_threads_argument_is_bounded():
+    a, b = np.ones((2**20, 1), np.float32), np.ones((1, 8), np.float32)  # 2**17 row panels
+    for threads in (-1, 1025, 100_000):  # 100 000 threads crashed the process (libgomp)
+        message = f"^gemm: threads must be 0 .* to 1024, got {threads}$"
+        with pytest.raises(ValueError, match=message):
+            _core.gemm(a, b, threads=threads)
+    np.testing.assert_array_equal(_core.gemm(a[:64], b, threads=1024), np.ones((64, 8)))
+
+
+def test_empty_out_of_any_strides_is_accepted():
+    # NumPy gives empty arrays strides such as (0, 0); nothing is written to them.
+    for m, k, n in [(0, 3, 5), (4, 3, 0), (0, 0, 0)]:
+        out = np.ones((m, n), np.float32)
+        assert _core.gemm(np.ones((m, k), np.float32), np.ones((k, n), np.float32), out=out) is out
+    out = np.full((4, 5), 7.0)
+    _core.gemm(np.ones((4, 0)), np.ones((0, 5)), out=out, beta=0.5)  # k = 0: out = beta * out
+    np.testing.assert_array_equal(out, np.full((4, 5), 3.5))
 
 
 def test_isa_selection_and_environment():

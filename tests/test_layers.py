@@ -121,8 +121,10 @@ def test_embedding_any_index_shape(rng):
     emb = nn.Embedding(10, 4)
     assert emb(sg.Tensor(np.array(3))).shape == (4,)
     assert emb(np.arange(24).reshape(2, 3, 4) % 10).shape == (2, 3, 4, 4)
-    with pytest.raises(IndexError, match="^Embedding: index 10"):
+    with pytest.raises(IndexError, match=r"^Embedding: index 10 is out of range \[0, 10\)"):
         emb(np.array([1, 10]))
+    with pytest.raises(IndexError, match=r"^Embedding: index -1 is out of range"):  # as PyTorch
+        emb(np.array([1, -1]))
     with pytest.raises(TypeError, match="^Embedding: indices must be integers"):
         emb(sg.Tensor([1.0, 2.0]))
 

@@ -320,3 +320,65 @@ def test_load_state_dict_writes_nothing_when_a_buffer_is_bad():
     assert after["param_groups"][0]["momentum"] == before["param_groups"][0]["momentum"] == 0.9
     np.testing.assert_array_equal(after["param_groups"][0]["velocities"]["weight"],
                                   before["param_groups"][0]["velocities"]["weight"])
+
+
+@pytest.mark.parametrize("make", [sg.opt.Adam, sg.opt.AdamW])
+def test_adam_bias_correction_counts_a_parameters_own_steps(make, tmp_path):
+    """A parameter with no gradient for the first steps (frozen, an unused head) starts its bias
+    correction at its own first step: that step moves it by lr * sign(g), as Adam's first step
+    does (PyTorch keeps the same per-parameter count)."""
+    early = sg.Tensor([1.0], dtype="float64")
+    late = sg.Tensor([1.0], dtype="float64")
+    opt = make([early, late], lr=0.1, weight_decay=0)
+    for _ in range(3):
+        early.grad = np.array([1.0])
+        opt.step()
+    late.grad, early.grad = np.array([2.0]), np.array([1.0])
+    opt.step()
+    np.testing.assert_allclose(late.values, [1.0 - 0.1], rtol=1e-8)  # m_hat 2, v_hat 4
+    assert opt.step_count == 4
+    steps = opt.state()["param_groups"][0]["steps"]
+    assert steps == {"0": 4, "1": 1}
+
+    sg.save(opt.state_dict(), tmp_path / "opt")  # the counts survive a checkpoint
+    resumed = make([sg.Tensor([1.0], dtype="float64"), sg.Tensor([1.0], dtype="float64")])
+    resumed.load_state_dict(sg.load(tmp_path / "opt"))
+    assert resumed.state()["param_groups"][0]["steps"] == steps
+    old_format = opt.state_dict()
+    del old_format["param_groups"][0]["steps"]  # saved before the counts were kept
+    resumed.load_state_dict(old_format)
+    assert resumed.state()["param_groups"][0]["steps"] == {"0": 4, "1": 4}
+    bad = opt.state_dict()
+    bad["param_groups"][0]["steps"]["1"] = -1
+    with pytest.raises(ValueError, match=r"load_state_dict: steps\['1'\] must be non-negative"):
+        resumed.load_state_dict(bad)
+    assert resumed.state()["param_groups"][0]["steps"] == {"0": 4, "1": 4}  # nothing written
+
+    opt.reset_step_count()
+    assert opt.step_count == 0 and opt.state()["param_groups"][0]["steps"] == {"0": 0, "1": 0}
+    opt.step()
+    assert opt.state()["param_groups"][0]["steps"] == {"0": 1, "1": 1}
+
+
+def test_a_modules_integer_tensors_are_not_parameters_to_step():
+    class Positions(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Embedding(4, 2)
+            self.positions = sg.arange(3, dtype="int64")  # indices kept with the model
+
+        def forward(self):
+            return self.table(self.positions)
+
+    model = Positions()
+    opt = sg.opt.SGD(model, lr=0.5)
+    assert list(opt.param_groups[0]["params"]) == ["table.weight"]
+    before = model.table.weight.values.copy()
+    sg.sum(model()).backward()
+    opt.step()
+    expected = before - 0.5 * np.array([[1.0, 1.0]] * 3 + [[0.0, 0.0]])  # rows 0-2 each used once
+    np.testing.assert_allclose(model.table.weight.values, expected, rtol=1e-6)
+    np.testing.assert_array_equal(model.positions.values, [0, 1, 2])
+    assert "positions" in model.state_dict()  # still saved with the model
+    with pytest.raises(TypeError, match="^SGD: parameter '0' has dtype int64; only float"):
+        sg.opt.SGD([model.positions])  # named explicitly: refused

@@ -125,6 +125,20 @@ def test_reductions_of_a_graph_backpropagate(rng):
     )
 
 
+@pytest.mark.parametrize("dim", [None, 0, -1])
+def test_a_0d_tensor_reduces_over_its_one_element(dim):
+    # PyTorch takes dim 0 or -1 on a 0-d tensor: the reduction of one element is the element.
+    for op, value, grad in [(sg.sum, 3.0, 1.0), (sg.mean, 3.0, 1.0), (sg.max, 3.0, 1.0),
+                            (sg.min, 3.0, 1.0), (sg.softmax, 1.0, 0.0), (sg.log_softmax, 0.0, 0.0)]:
+        x = sg.Tensor(3.0, comp_grad=True)
+        y = op(x, dim=dim)
+        assert y.shape == () and y.item() == value, op.__name__
+        y.backward()
+        assert x.grad == grad, op.__name__
+    for op in (sg.argmax, sg.argmin):
+        assert op(sg.Tensor(3.0), dim=dim).item() == 0
+
+
 def test_errors():
     x = sg.ones((2, 3))
     with pytest.raises(IndexError, match="^sum"):
@@ -159,3 +173,22 @@ def test_extremum_gradient_goes_to_the_nan_that_is_the_extremum(reduce):
     sg.sum(out * sg.Tensor([2.0, 4.0], dtype="float64")).backward()
     tied = [2.0, 0.0, 2.0, 0.0] if reduce is sg.max else [0.0, 0.0, 0.0, 4.0]
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0, 1.0], tied])
+
+
+def test_float32_sums_along_long_outer_axes_are_accurate(rng):
+    # NumPy adds one row at a time along an outer axis (relative error ~1e-5 over 10^5 float32
+    # rows); simplegrad sums such axes in blocks (about 1e-7, as PyTorch's sums).
+    x = rng.random((100_000, 8)).astype(np.float32)
+    exact = x.astype(np.float64)
+    t = sg.Tensor(x)
+    np.testing.assert_allclose(sg.sum(t, dim=0).values[0], exact.sum(0), rtol=3e-7)
+    np.testing.assert_allclose(sg.mean(t, dim=0).values[0], exact.mean(0), rtol=3e-7)
+    np.testing.assert_allclose(sg.variance(t, dim=0).values[0], exact.var(0, ddof=1), rtol=1e-6)
+    cube = x.reshape(2000, 2, 200)  # two reduced axes, the long one outer
+    np.testing.assert_allclose(sg.sum(sg.Tensor(cube), dim=(0, 2)).values.ravel(),
+                               exact.reshape(2000, 2, 200).sum((0, 2)), rtol=3e-7)
+    bias = sg.Tensor(np.zeros(8, np.float32), comp_grad=True)  # a broadcast's gradient, summed
+    (sg.Tensor(x) + bias).backward(x)
+    np.testing.assert_allclose(bias.grad, exact.sum(0), rtol=3e-7)
+    ones = sg.ones((2**24 + 2**22, 1))  # NumPy's float32 sum of these stops at 2**24
+    assert sg.sum(ones, dim=0).item() == 2**24 + 2**22

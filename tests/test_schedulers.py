@@ -163,6 +163,26 @@ def test_group_learning_rates_keep_their_ratio():
     np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [0.5, 2.5])
 
 
+def test_a_group_lr_over_a_zero_base_cannot_be_scaled():
+    # With the base lr 0, a group's own lr 0.5 is no multiple of it: scaling the base would have
+    # to guess (it used to set the group to the base's value, silently).
+    a, b = sg.zeros(1), sg.zeros(1)
+    opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.0)
+    s = sg.sch.LinearLR(opt, start_lr=0.0, end_lr=0.1, total_steps=2)  # 0 -> 0: nothing to scale
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.5]
+    with pytest.raises(ValueError, match="^SGD: cannot scale .* group 'group_1' has lr 0.5"):
+        s.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.5]
+    with pytest.raises(ValueError, match="^SGD: cannot scale"):
+        opt.lr = 0.1
+    opt.set_param("lr", 0.2)  # every group's lr set directly: the ratios are 1 again
+    opt.lr = 0.4
+    assert [g["lr"] for g in opt.param_groups] == [0.4, 0.4]
+    zero = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.0}], lr=0.0)
+    zero.lr = 0.3  # a group at 0 over a zero base follows the base, as before
+    assert [g["lr"] for g in zero.param_groups] == [0.3, 0.3]
+
+
 def test_schedulers_drive_training_updates():
     p = sg.Tensor([0.0])
     opt = sg.opt.SGD([p], lr=1.0)

@@ -42,8 +42,26 @@ def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic)):
         return value
     if isinstance(value, (np.ndarray, np.generic, list, tuple, bool)):
+        if like._values.dtype.kind in "iu":
+            _check_int_range(value, like._values.dtype, op)
         return as_tensor(value, like)
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__} for a Tensor op")
+
+
+def _check_int_range(value: Any, dtype: np.dtype, op: str) -> None:
+    """An integer operand takes an integer tensor's dtype: values it cannot hold raise
+    OverflowError (as a Python int does) instead of wrapping around."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu" or array.size == 0 or np.can_cast(array.dtype, dtype):
+        return
+    info = np.iinfo(dtype)
+    low, high = array.min(), array.max()
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise OverflowError(
+            f"{op}: the operand's value {bad} does not fit in the tensor's dtype {dtype} "
+            f"([{info.min}, {info.max}])"
+        )
 
 
 class _DefaultPadding(int):
@@ -113,17 +131,25 @@ def fill_value(value: Any, name: str, dtype: str, op: str) -> float:
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
-    """`dim` (None, int or tuple, negatives allowed) as a sorted tuple of axes; IndexError if out of range."""
+    """`dim` (None, int or tuple, negatives allowed) as a sorted tuple of axes; IndexError if out of
+    range. A 0-d tensor takes dim 0 or -1 as PyTorch does, for its one element: no axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if isinstance(dim, (int, np.integer)):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or tuple of ints, got {dim!r}")
     out = []
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
             raise TypeError(f"{op}: dim must be an int or tuple of ints, got {dim!r}")
-        if not -ndim <= d < max(ndim, 1):
+        if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(int(d) % max(ndim, 1))
+    if ndim == 0:
+        return ()
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated dim in {dim!r}")
     return tuple(sorted(out))

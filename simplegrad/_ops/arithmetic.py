@@ -291,13 +291,11 @@ def matmul(a, b) -> Tensor:
         >>> (sg.ones((2, 3)) @ sg.ones((3, 4))).shape
         (2, 4)
     """
-    if not isinstance(a, Tensor):
-        a = operand(a, b, "matmul")
-        if not isinstance(a, Tensor):
-            raise TypeError("matmul: scalar operands are not allowed, use *")
-    b = operand(b, a, "matmul")
-    if not isinstance(b, Tensor):
-        raise TypeError("matmul: scalar operands are not allowed, use *")
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        for value in (a, b):
+            if isinstance(value, (int, float, np.generic)) or getattr(value, "ndim", 1) == 0:
+                raise TypeError("matmul: scalar operands are not allowed, use *")
+        a, b = operands(a, b, "matmul")
     return MatMul.apply(a, b, oper="@")
 
 

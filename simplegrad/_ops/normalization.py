@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._sums import add_reduce, mean_of
 from ._util import Tensor, empty, float_input, normalize_dims
 from .arithmetic import add, mul
 
@@ -22,8 +23,8 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx: Context, x, dims, eps, divisor):
         centred = empty(x.shape, x.dtype)
-        np.subtract(x, np.mean(x, axis=dims, keepdims=True), out=centred)
-        inv_std = np.sum(np.square(centred), axis=dims, keepdims=True)
+        np.subtract(x, mean_of(x, dims), out=centred)
+        inv_std = add_reduce(np.square(centred), dims, True)
         np.divide(inv_std, divisor, out=inv_std)
         np.add(inv_std, eps, out=inv_std)
         np.sqrt(inv_std, out=inv_std)
@@ -38,10 +39,10 @@ class Normalize(Function):
     def backward(ctx: Context, g):
         centred, inv_std = ctx.saved_tensors
         dims = ctx.dims
-        projection = np.sum(g * centred, axis=dims, keepdims=True)
+        projection = add_reduce(g * centred, dims, True)
         np.multiply(projection, inv_std**3 / ctx.divisor, out=projection)
         grad = empty(centred.shape, g.dtype)
-        np.subtract(g, np.mean(g, axis=dims, keepdims=True), out=grad)
+        np.subtract(g, mean_of(g, dims), out=grad)
         np.multiply(grad, inv_std, out=grad)
         np.subtract(grad, centred * projection, out=grad)
         return grad

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._sums import add_reduce, mean_of
 from ._util import Tensor, empty, float_input, normalize_dims
 
 __all__ = ["argmax", "argmin", "max", "mean", "min", "sum", "trace", "variance"]
@@ -23,7 +24,7 @@ class Sum(Function):
     def forward(ctx: Context, x, dims, keepdims, scale):
         ctx.shape, ctx.dims, ctx.scale = x.shape, dims, scale
         out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
-        np.add.reduce(x, axis=dims, keepdims=keepdims, out=out)  # np.sum without its Python layer
+        add_reduce(x, dims, keepdims, out)  # np.add.reduce, kept accurate along outer axes
         if scale != 1:
             np.multiply(out, scale, out=out)
         return out
@@ -73,11 +74,11 @@ class Variance(Function):
     @staticmethod
     def forward(ctx: Context, x, dims, keepdims, divisor):
         centred = empty(x.shape, x.dtype)
-        np.subtract(x, np.mean(x, axis=dims, keepdims=True), out=centred)
+        np.subtract(x, mean_of(x, dims), out=centred)
         ctx.save_for_backward(centred)
         ctx.dims, ctx.divisor = dims, divisor
         out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
-        np.sum(np.square(centred), axis=dims, keepdims=keepdims, out=out)
+        add_reduce(np.square(centred), dims, keepdims, out)
         np.divide(out, divisor, out=out)
         return out
 
@@ -112,7 +113,7 @@ class Extremum(Function):
         if np.isnan(out).any():  # a NaN is the extremum: the NaN positions share the gradient
             nan_hits = np.isnan(x) & np.isnan(out.reshape(kept))
             np.logical_or(hits, nan_hits, out=hits, casting="unsafe")
-        share = np.sum(hits, axis=ctx.dims, keepdims=True)
+        share = np.asarray(np.sum(hits, axis=ctx.dims, keepdims=True))  # (a scalar for 0-d x)
         np.divide(g.reshape(kept), share, out=share)
         np.multiply(hits, share, out=hits)
         return hits
@@ -220,7 +221,9 @@ def _arg_extremum(x: Any, dim: Any, op: str, find) -> Tensor:
         raise TypeError(f"{op}: expected a numeric tensor, got {x.dtype}")
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
         raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
-    if dim is None:
+    if dim is None or x.ndim == 0:  # (a 0-d tensor's dim 0 or -1, checked here, is its element)
+        if dim is not None:
+            normalize_dims(dim, x.ndim, op)
         if x.size == 0:
             raise ValueError(f"{op}: cannot search an empty tensor")
         out = empty((), "int64")

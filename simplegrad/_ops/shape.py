@@ -8,7 +8,7 @@ import numpy as np
 
 from .._autograd import Context, Function
 from .._memory import to_core
-from ._util import Tensor, empty
+from ._util import Tensor, empty, int_arg
 
 __all__ = ["reshape", "flatten", "transpose", "permute", "getitem"]
 
@@ -70,10 +70,13 @@ class GetItem(Function):
         return out
 
 
-def _shape_arg(shape: tuple) -> tuple:
+def _shape_arg(shape: tuple, op: str = "reshape") -> tuple:
+    """Sizes or axes given as `f(2, 3)` or `f((2, 3))`, each an int (TypeError naming `op` else:
+    4.5 is not truncated to 4)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    name = "shape" if op == "reshape" else "dims"
+    return tuple(int_arg(s, name, op) for s in shape)
 
 
 def reshape(x: Tensor, new_shape: Any) -> Tensor:
@@ -96,7 +99,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """
     ndim = max(x.ndim, 1)
     for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
-        if not -ndim <= d < ndim:
+        if not -ndim <= int_arg(d, name, "flatten") < ndim:
             raise IndexError(f"flatten: {name}={d} is out of range for a tensor with {x.ndim} dims")
     start, end = start_dim % ndim, end_dim % ndim
     if start > end:
@@ -112,7 +115,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         >>> sg.permute(sg.zeros((2, 3, 4)), 2, 0, 1).shape
         (4, 2, 3)
     """
-    dims = _shape_arg(dims)
+    dims = _shape_arg(dims, "permute")
     for d in dims:
         if not -x.ndim <= d < max(x.ndim, 1):
             raise IndexError(f"permute: axis {d} is out of range for a tensor with {x.ndim} dims")
@@ -122,14 +125,24 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
-    """Swaps two axes of x."""
-    if x.ndim < 2:
-        return Permute.apply(x, tuple(range(x.ndim)), oper="transpose")
+    """Swaps two axes of x. A tensor of fewer than 2 dims is returned as is for the default
+    dims, or for dims 0 / -1 (as PyTorch).
+
+    Example:
+        >>> sg.transpose(sg.zeros((2, 3, 4)), 0, 2).shape
+        (4, 3, 2)
+    """
     dims = list(range(x.ndim))
-    try:
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    except IndexError:
-        raise IndexError(f"transpose: dims ({dim0}, {dim1}) out of range for {x.ndim} dims") from None
+    if x.ndim < 2 and (dim0, dim1) == (-2, -1):
+        return Permute.apply(x, tuple(dims), oper="transpose")
+    n = max(x.ndim, 1)
+    axes = []
+    for name, d in (("dim0", dim0), ("dim1", dim1)):
+        if not -n <= int_arg(d, name, "transpose") < n:
+            raise IndexError(f"transpose: {name}={d} is out of range for a tensor with {x.ndim} dims")
+        axes.append(d % n)
+    if x.ndim >= 2:
+        dims[axes[0]], dims[axes[1]] = dims[axes[1]], dims[axes[0]]
     return Permute.apply(x, tuple(dims), oper="transpose")
 
 

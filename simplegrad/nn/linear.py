@@ -151,16 +151,16 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
 
     def forward(self, indices: Any) -> Tensor:
-        """indices (...) of int dtype -> (..., embedding_dim)."""
+        """indices (...) of int dtype, each in [0, num_embeddings) -> (..., embedding_dim).
+        A negative index is refused (IndexError), as PyTorch does: it is a bad label or id far
+        more often than a row counted from the end."""
         array = indices.values if isinstance(indices, Tensor) else np.asarray(indices)
         if array.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {array.dtype}")
-        if array.size and (
-            array.min() < -self.num_embeddings or array.max() >= self.num_embeddings
-        ):
+        if array.size and (array.min() < 0 or array.max() >= self.num_embeddings):
             bad = array.max() if array.max() >= self.num_embeddings else array.min()
             raise IndexError(
-                f"Embedding: index {bad} is out of range for {self.num_embeddings} embeddings"
+                f"Embedding: index {bad} is out of range [0, {self.num_embeddings})"
             )
         return self.weight[np.asarray(array, dtype=np.int64)]
 

@@ -15,6 +15,13 @@ from .module import Module, new_buffer
 __all__ = ["Norm", "LayerNorm", "BatchNorm2d"]
 
 
+def _real(value: Any, name: str, op: str) -> float:
+    """`value` as a float: a real number, not a bool, a string or None (TypeError naming `op`)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
 def _shape_tuple(value: Any, op: str) -> tuple:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
@@ -69,7 +76,7 @@ class Norm(Module):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape, type(self).__name__)
         self.dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
-        if not 0 <= float(eps) < math.inf:
+        if not 0 <= _real(eps, "eps", type(self).__name__) < math.inf:
             raise ValueError(
                 f"{type(self).__name__}: eps must be finite and non-negative, got {eps}"
             )
@@ -162,9 +169,9 @@ class BatchNorm2d(Module):
     ) -> None:
         super().__init__()
         self.num_features = check_size(num_features, "num_features", "BatchNorm2d")
-        if not 0 <= float(momentum) <= 1:
+        if not 0 <= _real(momentum, "momentum", "BatchNorm2d") <= 1:  # (no cumulative None)
             raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {momentum}")
-        if not 0 <= float(eps) < math.inf:
+        if not 0 <= _real(eps, "eps", "BatchNorm2d") < math.inf:
             raise ValueError(f"BatchNorm2d: eps must be finite and non-negative, got {eps}")
         self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
         dtype = _float_dtype(dtype, "BatchNorm2d")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._tensor import Tensor
-from .base import Optimizer, _is_number, _non_negative
+from .base import Optimizer, _is_number, _non_negative, _scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -17,7 +17,10 @@ __all__ = ["Adam", "AdamW"]
 class Adam(Optimizer):
     """Adam with bias correction (weight_decay adds an L2 term weight_decay * p to the gradient).
 
-    With t = step_count and g the gradient (negated when maximize=True):
+    With t the parameter's own step count (the steps that updated it since the start or
+    `reset_step_count()`: `step_count` when it had a gradient at every step; a parameter skipped
+    with grad None, e.g. frozen, does not count, as in PyTorch) and g the gradient (negated when
+    maximize=True):
         m <- beta_1 * m + (1 - beta_1) * g;  v <- beta_2 * v + (1 - beta_2) * g**2
         p <- p - lr * m_hat / (sqrt(v_hat) + eps)
         with m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t)
@@ -86,7 +89,7 @@ class Adam(Optimizer):
                 np.multiply(p, weight_decay, out=step)
                 np.add(grad, step, out=grad)
         m, v = state["moments1"], state["moments2"]
-        t = self.step_count
+        t = state["step"] = state.get("step", 0) + 1
         if _fusable(p, grad, m, v):
             # One pass in the core (same arithmetic, same order as the NumPy form below).
             _core.adam_update(
@@ -114,6 +117,57 @@ class Adam(Optimizer):
         if weight_decay and self._decoupled:
             # AdamW: p <- p - lr * weight_decay * p, after the Adam step
             np.multiply(p, 1 - lr * weight_decay, out=p)
+
+    # ---- per-parameter step counts, kept beside the moments (state["step"]) --------------------
+
+    def reset_step_count(self) -> None:
+        """Sets `step_count` and every parameter's own step count back to 0 (the bias correction
+        starts again)."""
+        super().reset_step_count()
+        for per_param in self._state:
+            for state in per_param.values():
+                state["step"] = 0
+
+    def state(self) -> Dict[str, Any]:
+        """`Optimizer.state()`; each group also has "steps": name -> the parameter's step count."""
+        snapshot = super().state()
+        for entry, per_param in zip(snapshot["param_groups"], self._state):
+            entry["steps"] = {name: state.get("step", 0) for name, state in per_param.items()}
+        return snapshot
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """`Optimizer.load_state_dict`. A dict without "steps" (saved before they were kept) gives
+        every parameter `step_count` steps, as its bias correction then counted."""
+        saved = state.get("param_groups") if isinstance(state, dict) else None
+        counts = []
+        for index, per_param in enumerate(self._state):
+            group = saved[index] if isinstance(saved, (list, tuple)) and index < len(saved) else {}
+            steps = group.get("steps") if isinstance(group, dict) else None
+            if steps is None:
+                counts.append(None)
+                continue
+            if not isinstance(steps, dict) or set(steps) != set(per_param):
+                raise ValueError(
+                    f"load_state_dict: group {index}: 'steps' must map the parameters "
+                    f"{sorted(per_param)} to step counts"
+                )
+            checked = {}
+            for name, count in steps.items():
+                count = _scalar(count)
+                if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+                    raise ValueError(
+                        f"load_state_dict: steps['{name}'] must be an int, got {count!r}"
+                    )
+                if count < 0:
+                    raise ValueError(
+                        f"load_state_dict: steps['{name}'] must be non-negative, got {count}"
+                    )
+                checked[name] = int(count)
+            counts.append(checked)
+        super().load_state_dict(state)  # checks and copies everything else, or raises first
+        for per_param, checked in zip(self._state, counts):
+            for name, param_state in per_param.items():
+                param_state["step"] = self.step_count if checked is None else checked[name]
 
 
 def _fusable(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
 from .. import _memory
+from .._settings import FLOAT_DTYPES
 from .._tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -63,7 +64,6 @@ class Optimizer:
     Example:
         >>> groups = [{"params": model.body}, {"params": model.head, "lr": 0.1}]
         >>> opt = sg.opt.SGD(param_groups=groups, lr=0.01)
-        ...                  lr=0.01)
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
@@ -133,8 +133,12 @@ class Optimizer:
                 f"{self._op}: weight_decay must be a finite non-negative number, got {wd!r}"
             )
 
-    def _ratio(self, group_lr: float) -> float:
-        return group_lr / self._base_lr if self._base_lr != 0 else 1.0
+    def _ratio(self, group_lr: float) -> Optional[float]:
+        """A group's lr over the base lr, which a new base lr keeps; None when the base is 0 and
+        the group's lr is not (no multiple of 0 gives it)."""
+        if self._base_lr != 0:
+            return group_lr / self._base_lr
+        return 1.0 if group_lr == 0 else None
 
     def _make_group(self, index: int, spec: Any, auto: bool) -> Dict[str, Any]:
         op = self._op
@@ -164,7 +168,11 @@ class Optimizer:
 
         op = self._op
         if isinstance(params, Module):
-            items = list(params.parameters().items())
+            # A module's integer and bool tensors (indices, masks, counters) have no gradient: they
+            # are state to save with it, not parameters to step. Given by name, they are refused.
+            items = [
+                (name, t) for name, t in params.parameters().items() if t.dtype in FLOAT_DTYPES
+            ]
         elif isinstance(params, dict):
             items = list(params.items())
         elif isinstance(params, Tensor):
@@ -183,7 +191,7 @@ class Optimizer:
                     f"{op}: parameter '{name}' of group {index} is a "
                     f"{type(tensor).__name__}, not a Tensor"
                 )
-            if tensor.dtype not in ("float32", "float64"):
+            if tensor.dtype not in FLOAT_DTYPES:
                 raise TypeError(
                     f"{op}: parameter '{name}' has dtype {tensor.dtype}; only float "
                     "tensors can be optimised"
@@ -207,9 +215,19 @@ class Optimizer:
     def _set_base_lr(self, value: float) -> None:
         """Sets the base lr and each group's lr to ratio * value (what schedulers call)."""
         self._validate({"lr": value})
+        if float(value) != self._base_lr:
+            for group, ratio in zip(self.param_groups, self._lr_ratios):
+                if ratio is None:
+                    raise ValueError(
+                        f"{self._op}: cannot scale the learning rates to a base lr of {value:g}: "
+                        f"param group '{group['label']}' has lr {group['lr']:g} while the base lr "
+                        "is 0, so it is no multiple of the base; give the optimizer a non-zero lr "
+                        "(the groups keep their ratios to it) or set group lrs with set_param"
+                    )
         self._base_lr = float(value)
         for group, ratio in zip(self.param_groups, self._lr_ratios):
-            group["lr"] = ratio * self._base_lr
+            if ratio is not None:  # (else the base stays 0 and the group keeps its own lr)
+                group["lr"] = ratio * self._base_lr
 
     def set_param(self, key: str, value: Any, group: Any = None) -> None:
         """Sets hyperparameter `key` in one group (by label or index) or, with group=None, in all.
@@ -278,7 +296,7 @@ class Optimizer:
                     continue
                 values = tensor.values
                 state = per_param[name]
-                for array in state.values():
+                for array in (state[buffer] for buffer in self._buffer_names):
                     if array.shape != values.shape or array.dtype != values.dtype:
                         raise RuntimeError(
                             f"{self._op}.step: parameter '{name}' changed from {array.shape} "

@@ -87,9 +87,6 @@ py::array gemm_binding(const py::array& a, const py::array& b, bool trans_a, boo
     if (dtype_b != dtype)
         throw py::type_error(std::string("gemm: a and b must have the same dtype, got ") +
                              dtype_name(dtype) + " and " + dtype_name(dtype_b));
-    if (threads < 0)
-        throw py::value_error("gemm: threads must be >= 0 (0: the core's setting), got " +
-                              std::to_string(threads));
     const std::int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
     const std::int64_t k_b = trans_b ? b.shape(1) : b.shape(0);
     const std::int64_t n = trans_b ? b.shape(0) : b.shape(1);
@@ -119,8 +116,10 @@ py::array gemm_binding(const py::array& a, const py::array& b, bool trans_a, boo
     const std::int64_t item = out.itemsize();
     std::int64_t ldc = std::max<std::int64_t>(n, 1);
     if (m > 1 && n > 0) ldc = out.strides(0) % item == 0 ? out.strides(0) / item : 0;
-    const bool out_ok = aligned_native(out) && (n <= 1 || out.strides(1) == item) &&
-                        ldc >= std::max<std::int64_t>(n, 1);
+    // An empty out is never written (NumPy gives empty arrays any strides, (0, 0) among them).
+    const bool out_ok = m == 0 || n == 0 ||
+                        (aligned_native(out) && (n <= 1 || out.strides(1) == item) &&
+                         ldc >= std::max<std::int64_t>(n, 1));
     if (!out_ok)
         throw py::value_error("gemm: out must be a row-major view (unit column stride, aligned)");
 
