@@ -4,11 +4,11 @@
 
 namespace sg {
 
-// More threads than this is a mistake (libgomp crashes creating ~100 000 of them), never a speed-up.
+// More threads than this is a mistake (libgomp crashes creating ~100 000), never a speed-up.
 constexpr int kMaxThreads = 1024;
 
 int num_threads();                     // threads a parallel kernel may use (>= 1)
-void set_num_threads(std::int64_t n);  // 1 <= n <= kMaxThreads; throws std::invalid_argument otherwise
+void set_num_threads(std::int64_t n);  // 1 <= n <= kMaxThreads, else std::invalid_argument
 bool openmp_enabled();
 int thread_index();  // this thread's number inside a parallel region (0 outside one)
 int processors();    // the processors this process may run on (OpenMP's count; 1 without it)

@@ -139,7 +139,9 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     axes = []
     for name, d in (("dim0", dim0), ("dim1", dim1)):
         if not -n <= int_arg(d, name, "transpose") < n:
-            raise IndexError(f"transpose: {name}={d} is out of range for a tensor with {x.ndim} dims")
+            raise IndexError(
+                f"transpose: {name}={d} is out of range for a tensor with {x.ndim} dims"
+            )
         axes.append(d % n)
     if x.ndim >= 2:
         dims[axes[0]], dims[axes[1]] = dims[axes[1]], dims[axes[0]]
