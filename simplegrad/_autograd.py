@@ -166,6 +166,7 @@ class Function:
                 f"{cls.__name__}.forward returned {out.dtype} values (expected one of "
                 f"{', '.join(_settings.DTYPES)} or bool)"
             ) from None
+        any_grad = any_grad and out.dtype.kind == "f"  # int/bool outputs carry no gradient
         result = Tensor._wrap(out, any_grad)
         if any_grad:
             result._node = Node(cls, ctx, inputs, tuple(positions), tuple(parents), out)
@@ -174,12 +175,14 @@ class Function:
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sums `grad` down to `shape`, undoing NumPy broadcasting (the one place this happens)."""
+    """Sums `grad` down to `shape`, undoing NumPy broadcasting (the one place this happens).
+    ValueError when `shape` does not broadcast to grad's shape: a gradient smaller than its input
+    (say (3,) for (2, 3)) is refused, as PyTorch does, rather than spread over the input."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0:
-        return np.broadcast_to(grad, shape)
+        raise ValueError("the gradient has fewer dims than the input")
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )

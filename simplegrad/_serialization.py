@@ -48,30 +48,56 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
     Example:
         >>> arrays = read_npz("model.npz", "file")
     """
-    path = npz_path(path, "load")
+    given = npz_path(path, "load")[: -len(".npz")] if not str(path).endswith(".npz") else None
+    # The path as given when it names a file (a checkpoint named "ckpt.pt"), else with ".npz".
+    path = given if given is not None and os.path.isfile(given) else npz_path(path, "load")
 
     def not_ours(reason: Any) -> ValueError:
         return ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {reason}")
 
+    # What a damaged archive raises inside zipfile and NumPy's reader (a flipped compression,
+    # encryption or version field gives NotImplementedError or RuntimeError).
+    damaged = (ValueError, EOFError, OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError)
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file '{path}'") from None
     except IsADirectoryError:
         raise IsADirectoryError(f"load: '{path}' is a directory") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+    except damaged as error:
         raise not_ours(error) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise not_ours("it holds a single array, not an archive")
     with data:
+        listed, recorded = len(data.zip.infolist()), _recorded_entries(path)
+        if recorded is not None and recorded != listed:
+            raise not_ours(f"its directory lists {listed} members, its end record {recorded}")
         try:
             arrays = {key: data[key] for key in data.files}
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        except damaged as error:
             raise not_ours(error) from None
+        except MemoryError as error:  # a header claiming a huge shape
+            raise MemoryError(f"load: '{path}': {error}") from None
     for key, value in arrays.items():
         if not isinstance(value, np.ndarray):
             raise not_ours(f"member {key!r} is not a .npy array")
     return arrays
+
+
+def _recorded_entries(path: str) -> int | None:
+    """The member count the zip's end-of-central-directory record gives (None: not found, or
+    0xFFFF, ZIP64's placeholder). zipfile does not compare it with the directory it reads, so a
+    damaged directory entry could drop a member silently."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(size - 22 - 65535, 0))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 12 > len(tail):
+        return None
+    count = int.from_bytes(tail[at + 10 : at + 12], "little")
+    return None if count == 0xFFFF else count
 
 
 def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
@@ -84,7 +110,7 @@ def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
             if _SEP in key or key.startswith("["):
                 raise ValueError(f"save: key {key!r} may not contain '{_SEP}' or start with '['")
             _flatten(value, f"{prefix}{_SEP}{key}" if prefix else key, out)
-    elif isinstance(obj, list):
+    elif isinstance(obj, (list, tuple)):  # a tuple loads back as a list
         if not obj:
             raise ValueError(f"save: empty list at '{prefix}' cannot be stored")
         for i, value in enumerate(obj):
@@ -153,10 +179,14 @@ def save(obj: Any, path: Any) -> None:
     _flatten(obj, "", flat)
     # The archive np.savez writes (one .npy member per array), written here because np.savez takes
     # the arrays as keyword arguments: keys like "file" or "allow_pickle" would be its own.
-    with zipfile.ZipFile(npz_path(path, "save"), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, array in flat.items():
-            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    target = npz_path(path, "save")
+    try:
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, array in flat.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    except OSError as error:  # a directory, a missing folder, no permission, a full disk
+        raise type(error)(f"save: cannot write '{target}': {error.strerror or error}") from None
 
 
 def load(path: Any) -> Dict[str, Any]:

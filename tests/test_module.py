@@ -159,6 +159,10 @@ def test_load_state_dict_errors_name_the_key():
         model.load_state_dict(bad)
     with pytest.raises(ValueError, match=r"^load_state_dict: unexpected key\(s\) \['fc9.weight'\]"):
         model.load_state_dict({**state, "fc9.weight": np.zeros(1)})
+    renamed = {("fc9.bias" if k == "fc2.bias" else k): v for k, v in state.items()}  # both named
+    with pytest.raises(ValueError, match=r"^load_state_dict: missing key\(s\) \['fc2.bias'\] and "
+                                         r"unexpected key\(s\) \['fc9.bias'\]"):
+        model.load_state_dict(renamed)
     with pytest.raises(ValueError, match="^load_state_dict: shape mismatch for 'fc1.bias'"):
         model.load_state_dict({**state, "fc1.bias": np.zeros(7, np.float32)})
     with pytest.raises(ValueError, match="^load_state_dict: dtype mismatch for 'fc1.bias'"):

@@ -305,6 +305,28 @@ def test_zero_grad_leaves_frozen_parameters_alone(make):
     assert not np.array_equal(layer.bias.values, np.zeros(2))
 
 
+@pytest.mark.parametrize("make", [
+    lambda m: sg.opt.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda m: sg.opt.Adam(m, lr=0.1),
+])
+def test_a_parameter_frozen_mid_training_stops_moving(make):
+    # Its last gradient stays on it (zero_grad leaves frozen parameters alone); step() must not
+    # apply it again (PyTorch's zero_grad sets it to None, so its step skips it).
+    layer = nn.Linear(2, 2)
+    opt = make(layer)
+    opt.zero_grad()
+    sg.mean(layer(sg.ones((1, 2)))).backward()
+    opt.step()
+    layer.weight.comp_grad = False
+    frozen = layer.weight.values.copy()
+    for _ in range(3):
+        opt.zero_grad()
+        assert layer.weight.grad is not None  # the stale gradient is still there
+        sg.mean(layer(sg.ones((1, 2)))).backward()
+        opt.step()
+    np.testing.assert_array_equal(layer.weight.values, frozen)
+
+
 def test_load_state_dict_writes_nothing_when_a_buffer_is_bad():
     layer = nn.Linear(2, 2)
     opt = sg.opt.SGD(layer, lr=0.1, momentum=0.9)

@@ -85,9 +85,15 @@ def test_keys_named_like_savez_arguments_round_trip(tmp_path, rng):
         np.testing.assert_array_equal(data["allow_pickle"], np.arange(4))
 
 
-def test_save_names_a_ragged_tuple(tmp_path):
-    with pytest.raises(TypeError, match="^save: 'a' holds a tuple"):
-        sg.save({"a": (sg.ones((2,)), 1)}, tmp_path / "bad")
+def test_tuples_are_stored_as_lists(tmp_path):
+    # np.asarray would turn (1, "a") into strings and a tuple of arrays into one stacked array
+    sg.save({"a": (sg.ones((2,)), 1), "meta": (1, "a"), "pair": (np.ones(2), np.zeros(2))},
+            tmp_path / "t")
+    back = sg.load(tmp_path / "t")
+    assert isinstance(back["a"], list) and len(back["a"]) == 2
+    np.testing.assert_array_equal(back["a"][0], np.ones(2))
+    assert back["a"][1] == 1 and back["meta"][0].dtype.kind == "i" and back["meta"][1] == "a"
+    np.testing.assert_array_equal(back["pair"][1], np.zeros(2))
 
 
 def _zip(path, members):
@@ -131,3 +137,49 @@ def test_load_names_a_corrupted_member(tmp_path):
     (tmp_path / "c.npz").write_bytes(bytes(data))
     with pytest.raises(ValueError, match="^load: .*is not a simplegrad .npz"):
         sg.load(tmp_path / "c.npz")
+
+
+def test_module_save_keeps_parameters_named_like_savez_arguments(tmp_path):
+    class Odd(sg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.allow_pickle = sg.Tensor([1.0, 2.0])
+            self.file = sg.Tensor([3.0])
+
+    model = Odd()
+    model.save(tmp_path / "odd")
+    other = Odd()
+    other.allow_pickle.values = np.zeros(2)
+    other.load(tmp_path / "odd")
+    np.testing.assert_array_equal(other.allow_pickle.values, [1.0, 2.0])
+    assert sorted(sg.load(tmp_path / "odd")) == ["allow_pickle", "file"]
+
+
+def test_damaged_archives_are_refused_by_name(tmp_path):
+    sg.save({"a": np.ones(2), "b": np.zeros(3)}, tmp_path / "ok")
+    data = (tmp_path / "ok.npz").read_bytes()
+    directory = data.index(b"PK\x01\x02")  # the first central-directory entry
+    # its comment length: zipfile then reads the next entry as part of this one's comment
+    broken = bytearray(data)
+    broken[directory + 32] = 46 + len("b.npy")
+    (tmp_path / "lost.npz").write_bytes(bytes(broken))
+    with pytest.raises(ValueError, match="^load: .* its directory lists 1 members, its end record 2"):
+        sg.load(tmp_path / "lost.npz")
+    method = bytearray(data)
+    method[directory + 10] = 99  # an unknown compression method: NotImplementedError in zipfile
+    (tmp_path / "method.npz").write_bytes(bytes(method))
+    with pytest.raises(ValueError, match="^load: .* is not a simplegrad .npz file"):
+        sg.load(tmp_path / "method.npz")
+
+
+def test_paths(tmp_path):
+    sg.save({"a": np.ones(2)}, tmp_path / "ckpt.pt")  # written as ckpt.pt.npz
+    np.testing.assert_array_equal(sg.load(tmp_path / "ckpt.pt")["a"], np.ones(2))
+    (tmp_path / "other.pt").write_bytes(b"not a zip")  # the exact path is read when it exists
+    with pytest.raises(ValueError, match="^load: .*other.pt' is not a simplegrad .npz file"):
+        sg.load(tmp_path / "other.pt")
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="^save: cannot write"):
+        sg.save({"a": np.ones(2)}, tmp_path / "folder.npz")
+    with pytest.raises(FileNotFoundError, match="^save: cannot write"):
+        sg.save({"a": np.ones(2)}, tmp_path / "missing" / "x")

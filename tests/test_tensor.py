@@ -369,6 +369,50 @@ def test_user_function_broadcast_gradient_is_reduced(b_shape, rng):
     check_op(lambda x, y: ScaledAdd.apply(x, y, 2.0), [a, b], lambda x, y: x * 2.0 + y)
 
 
+class _GradientOf(sg.Function):
+    """Identity whose backward returns `make(g)`: a user Function's gradient of any shape."""
+
+    @staticmethod
+    def forward(ctx, x, make):
+        ctx.make = make
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.make(g)
+
+
+@pytest.mark.parametrize("make", [lambda g: g[0], lambda g: g[0, 0], lambda g: g[:1]])
+def test_a_user_gradient_smaller_than_its_input_is_refused(make):
+    # (3,), () and (1, 3) for a (2, 3) input: PyTorch refuses all three; spreading them over the
+    # input would be a wrong gradient.
+    x = sg.Tensor(np.ones((2, 3)), comp_grad=True)
+    y = _GradientOf.apply(x, make=make)
+    with pytest.raises(RuntimeError, match=r"^_GradientOf.backward returned a gradient of shape"):
+        sg.sum(y).backward()
+
+
+class _Floor(sg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.floor(x).astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def test_a_user_function_with_integer_output_has_no_gradient():
+    # As the built-in comparisons and argmax: an int tensor cannot carry a gradient (PyTorch marks
+    # such outputs non-differentiable); before, a float gradient into it was cut to an integer.
+    x = sg.Tensor([1.5, 2.5], comp_grad=True)
+    y = _Floor.apply(x)
+    assert y.dtype == "int64" and not y.comp_grad and y.is_leaf
+    z = sg.sum(y * 2.5 + x)
+    z.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])  # through x only
+
+
 def test_user_function_composes_with_builtins(rng):
     x = rng.uniform(0.5, 1.5, (2, 3))
     check_op(

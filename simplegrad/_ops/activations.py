@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._autograd import Context, Function
+from .._sums import add_reduce
 from ._util import Tensor, empty, float_input, normalize_dims
 
 __all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
@@ -146,11 +147,12 @@ class GELUTanh(Function):
     @staticmethod
     def forward(ctx: Context, x):
         t = _like(x)
-        np.multiply(x, x, out=t)
-        np.multiply(t, x, out=t)  # x^3 (np.power with an integer exponent is much slower)
-        np.multiply(t, _GELU_CUBIC, out=t)
-        np.add(t, x, out=t)
-        np.multiply(t, _SQRT_2_OVER_PI, out=t)
+        with np.errstate(over="ignore"):  # x^3 past the dtype's range: u = +-inf, tanh(u) = +-1
+            np.multiply(x, x, out=t)
+            np.multiply(t, x, out=t)  # x^3 (np.power with an integer exponent is much slower)
+            np.multiply(t, _GELU_CUBIC, out=t)
+            np.add(t, x, out=t)
+            np.multiply(t, _SQRT_2_OVER_PI, out=t)
         np.tanh(t, out=t)
         ctx.save_for_backward(x, t)
         out = _like(x)
@@ -164,12 +166,15 @@ class GELUTanh(Function):
         x, t = ctx.saved_tensors
         # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
         du = _like(g)
-        np.square(x, out=du)
-        np.multiply(du, 3 * _GELU_CUBIC, out=du)
-        np.add(du, 1, out=du)
-        np.multiply(du, _SQRT_2_OVER_PI * 0.5, out=du)
-        np.multiply(du, x, out=du)
-        np.multiply(du, 1 - np.square(t), out=du)
+        sech2 = 1 - np.square(t)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge |x|: inf * 0, set to 0 below
+            np.square(x, out=du)
+            np.multiply(du, 3 * _GELU_CUBIC, out=du)
+            np.add(du, 1, out=du)
+            np.multiply(du, _SQRT_2_OVER_PI * 0.5, out=du)
+            np.multiply(du, x, out=du)
+            np.multiply(du, sech2, out=du)
+        np.copyto(du, 0, where=sech2 == 0)  # tanh saturated: the second term is 0 (NaN x stays)
         np.add(du, 0.5 * (1 + t), out=du)
         np.multiply(du, g, out=du)
         return du
@@ -208,7 +213,7 @@ class Softmax(Function):
     def forward(ctx: Context, x, dims):
         out = _shifted(x, dims)
         np.exp(out, out=out)
-        np.divide(out, np.sum(out, axis=dims, keepdims=True), out=out)
+        np.divide(out, add_reduce(out, dims, True), out=out)
         ctx.save_for_backward(out)
         ctx.dims = dims
         return out
@@ -218,7 +223,7 @@ class Softmax(Function):
         (s,) = ctx.saved_tensors
         grad = _like(g)
         np.multiply(g, s, out=grad)
-        total = np.sum(grad, axis=ctx.dims, keepdims=True)
+        total = add_reduce(grad, ctx.dims, True)
         np.subtract(g, total, out=grad)
         np.multiply(grad, s, out=grad)  # s * (g - sum(g s))
         return grad
@@ -227,7 +232,7 @@ class Softmax(Function):
 def log_softmax_values(x: np.ndarray, dims: tuple) -> np.ndarray:
     """log(softmax(x)) over `dims`, computed stably (x - max - log sum exp(x - max))."""
     out = _shifted(x, dims)
-    log_total = np.log(np.sum(np.exp(out), axis=dims, keepdims=True))
+    log_total = np.log(add_reduce(np.exp(out), dims, True))
     np.subtract(out, log_total, out=out)
     return out
 
@@ -245,7 +250,7 @@ class LogSoftmax(Function):
         (out,) = ctx.saved_tensors
         grad = _like(g)
         np.exp(out, out=grad)
-        np.multiply(grad, np.sum(g, axis=ctx.dims, keepdims=True), out=grad)
+        np.multiply(grad, add_reduce(g, ctx.dims, True), out=grad)
         np.subtract(g, grad, out=grad)  # g - softmax * sum(g)
         return grad
 

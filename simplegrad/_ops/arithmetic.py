@@ -103,8 +103,9 @@ class Div(Function):
         ga = _binary_out(np.divide, g, b) if ctx.needs_input_grad[0] else None
         gb = None
         if ctx.needs_input_grad[1]:
-            gb = _binary_out(np.multiply, g, a)
-            np.divide(gb, np.multiply(b, b), out=gb)
+            gb = _binary_out(np.multiply, g, a)  # -(g a / b) / b: b * b would overflow or
+            np.divide(gb, b, out=gb)  # underflow long before the gradient does (as PyTorch)
+            np.divide(gb, b, out=gb)
             np.negative(gb, out=gb)
         return ga, gb
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._sums import add_reduce
 from ._util import Tensor, as_tensor, empty, float_input, normalize_dims, result_dtype
 from .activations import log_softmax_values
 
@@ -44,7 +45,7 @@ class CrossEntropy(Function):
         if labels:
             np.copyto(per_position, np.take_along_axis(log_p, np.expand_dims(y, dim), axis=dim))
         else:
-            np.sum(log_p * y, axis=dim, keepdims=True, out=per_position)
+            add_reduce(log_p * y, (dim,), True, per_position)
         np.negative(per_position, out=per_position)
         ctx.save_for_backward(log_p, y)
         ctx.dim, ctx.labels, ctx.reduction = dim, labels, reduction
@@ -65,7 +66,7 @@ class CrossEntropy(Function):
                 np.put_along_axis(gz, np.expand_dims(y, ctx.dim), picked - 1, axis=ctx.dim)
             else:
                 # d/dz (-sum y log p) = softmax * sum(y) - y
-                np.multiply(gz, np.sum(y, axis=ctx.dim, keepdims=True), out=gz)
+                np.multiply(gz, add_reduce(y, (ctx.dim,), True), out=gz)
                 np.subtract(gz, y, out=gz)
             np.multiply(gz, g, out=gz)
         if ctx.needs_input_grad[1] and not ctx.labels:

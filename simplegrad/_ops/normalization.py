@@ -17,7 +17,9 @@ __all__ = ["norm"]
 class Normalize(Function):
     """x_hat = d / s with d = x - mean, s = sqrt(sum(d^2) / (N - correction) + eps) over dims.
 
-    Backward (any correction): dx = (g - mean(g)) / s - d * sum(g d) / (s^3 (N - correction)).
+    Backward (any correction): dx = (g - mean(g)) / s - d * sum(g d) / (s^3 (N - correction)),
+    computed as (g - mean(g) - x_hat * sum(g x_hat) / (N - correction)) / s: no s^3 to overflow or
+    underflow in float32.
     """
 
     @staticmethod
@@ -39,12 +41,14 @@ class Normalize(Function):
     def backward(ctx: Context, g):
         centred, inv_std = ctx.saved_tensors
         dims = ctx.dims
-        projection = add_reduce(g * centred, dims, True)
-        np.multiply(projection, inv_std**3 / ctx.divisor, out=projection)
+        x_hat = centred * inv_std
+        projection = add_reduce(g * x_hat, dims, True)
+        np.divide(projection, ctx.divisor, out=projection)
+        np.multiply(x_hat, projection, out=x_hat)
         grad = empty(centred.shape, g.dtype)
         np.subtract(g, mean_of(g, dims), out=grad)
+        np.subtract(grad, x_hat, out=grad)
         np.multiply(grad, inv_std, out=grad)
-        np.subtract(grad, centred * projection, out=grad)
         return grad
 
 

@@ -7,7 +7,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import numpy as np
 
 from .. import _memory, _settings
-from .._serialization import npz_path, read_npz
+from .._serialization import read_npz
+from .._serialization import save as save_file
 from .._tensor import Tensor
 
 __all__ = ["Module"]
@@ -244,11 +245,11 @@ class Module:
         targets.update(self.buffers())
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]
-        if missing:
-            raise ValueError(f"load_state_dict: missing key(s) {missing} for {type(self).__name__}")
-        if unexpected:
+        if missing or unexpected:
+            problems = [f"{kind} key(s) {keys}" for kind, keys in
+                        (("missing", missing), ("unexpected", unexpected)) if keys]
             raise ValueError(
-                f"load_state_dict: unexpected key(s) {unexpected} for {type(self).__name__}"
+                f"load_state_dict: {' and '.join(problems)} for {type(self).__name__}"
             )
         arrays = {}
         for name, target in targets.items():
@@ -270,8 +271,9 @@ class Module:
             np.copyto(target, arrays[name])
 
     def save(self, path: Any) -> None:
-        """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing)."""
-        np.savez(npz_path(path, "save"), **self.state_dict())
+        """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing), as `sg.save`
+        does (np.savez would take a parameter named "file" or "allow_pickle" as its own argument)."""
+        save_file(self.state_dict(), path)
 
     def load(self, path: Any) -> None:
         """Reads a `.npz` file written by `save` into this module (no pickle: runs no code)."""

@@ -287,13 +287,14 @@ class Optimizer:
         return scratch[:size].reshape(tensor.shape)
 
     def step(self) -> None:
-        """Updates every parameter that has a gradient (grad None: skipped)."""
+        """Updates every parameter that has a gradient (grad None: skipped) and is not frozen
+        (comp_grad False: skipped, whatever gradient it still holds)."""
         self.step_count += 1
         for group, per_param in zip(self.param_groups, self._state):
             for name, tensor in group["params"].items():
                 grad = tensor.grad
-                if grad is None:
-                    continue
+                if grad is None or not tensor.comp_grad:  # frozen: a gradient left from before
+                    continue  # its freezing must not move it (zero_grad leaves frozen ones alone)
                 values = tensor.values
                 state = per_param[name]
                 for array in (state[buffer] for buffer in self._buffer_names):
