@@ -206,3 +206,49 @@ def test_float32_gradients_agree_with_float64(name):
         assert scale > 0, f"{name}: input {i} got an all-zero gradient (nothing was compared)"
         error = np.max(np.abs(g32.astype(np.float64) - g64)) / scale
         assert error <= GRAD_RTOL, f"{name}: input {i}: float32 vs float64 relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("dtype, value", [("float32", 1e-23), ("float32", 1e20),
+                                          ("float64", 1e-165), ("float64", 1e160)])
+def test_the_divisors_gradient_at_extreme_magnitudes(dtype, value):
+    # d(a/b)/db = -a/b^2 with a = b: -1/b, finite, though b*b under- or overflows the dtype.
+    a, b = sg.Tensor([value], dtype=dtype), sg.Tensor([value], dtype=dtype, comp_grad=True)
+    (a / b).backward()
+    np.testing.assert_allclose(b.grad, [-1 / value], rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale, eps", [(1e15, 1e-5), (1e-15, 0.0)])
+def test_norm_gradient_at_extreme_spreads_in_float32(scale, eps, rng):
+    # The gradient scales as 1/std: 1e-15 and 1e15 here, far from float32's limits, while the
+    # std's cube (1e45, 1e-45) is past them. Reference: the same formula in float64.
+    x64 = rng.standard_normal((4, 6)) * scale
+    g64 = rng.standard_normal((4, 6))
+    x = sg.Tensor(x64.astype(np.float32), comp_grad=True)
+    sg.norm(x, -1, eps=eps).backward(g64.astype(np.float32))
+    xs = x64.astype(np.float32).astype(np.float64)
+    d = xs - xs.mean(-1, keepdims=True)
+    s = np.sqrt((d**2).mean(-1, keepdims=True) + eps)
+    x_hat, g = d / s, g64.astype(np.float32).astype(np.float64)
+    expected = (g - g.mean(-1, keepdims=True) - x_hat * (g * x_hat).mean(-1, keepdims=True)) / s
+    np.testing.assert_allclose(x.grad, expected, rtol=2e-4, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype, big", [("float32", 3e13), ("float64", 1e110)])
+def test_gelu_tanh_gradient_where_tanh_saturates(dtype, big):
+    x = sg.Tensor([big, -big, 0.0, np.nan], dtype=dtype, comp_grad=True)
+    y = sg.gelu(x, mode="tanh")
+    np.testing.assert_array_equal(y.values[:3], np.array([big, 0.0, 0.0], dtype))
+    y.backward()
+    np.testing.assert_array_equal(x.grad[:3], [1.0, 0.0, 0.5])  # as PyTorch; 0.5 at 0
+    assert np.isnan(x.grad[3])  # a NaN input keeps a NaN gradient
+
+
+def test_log_softmax_along_a_long_outer_axis(rng):
+    # Its normaliser sums 2e5 rows along dim 0: NumPy's row-by-row float32 sum put the result
+    # 1.5e-5 off, the blocked sum 1.5e-6 (float32 rounding of values up to ~12).
+    x = rng.standard_normal((200_000, 4)).astype(np.float32)
+    exact = x.astype(np.float64)
+    shifted = exact - exact.max(0)
+    expected = shifted - np.log(np.exp(shifted).sum(0))
+    got = sg.log_softmax(sg.Tensor(x), dim=0).values
+    np.testing.assert_allclose(got, expected, atol=4e-6)
