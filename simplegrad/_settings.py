@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -108,19 +108,28 @@ def get_comp_grad() -> bool:
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Context manager: operations inside it build no graph and return tensors without gradients.
-
-    Example:
-        >>> with sg.no_grad():
-        ...     y = model(x)
-    """
+def _no_grad() -> Iterator[None]:
     previous = get_comp_grad()
     _grad_mode.enabled = False
     try:
         yield
     finally:
         _grad_mode.enabled = previous
+
+
+def no_grad(func: Optional[Callable] = None) -> Any:
+    """Context manager: operations inside it build no graph and return tensors without gradients.
+    Also a decorator, with or without parentheses (`@sg.no_grad()`, `@sg.no_grad`, as PyTorch).
+
+    Example:
+        >>> with sg.no_grad():
+        ...     y = model(x)
+    """
+    if func is None:
+        return _no_grad()
+    if not callable(func):
+        raise TypeError(f"no_grad: expected no argument or a function, got {type(func).__name__}")
+    return _no_grad()(func)
 
 
 # ---- seeding ------------------------------------------------------------------------------------

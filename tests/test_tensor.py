@@ -308,6 +308,26 @@ def test_no_grad_and_get_comp_grad():
     assert sg.get_comp_grad() is True
 
 
+def test_no_grad_as_a_decorator_with_or_without_parentheses():
+    x = sg.Tensor([1.0], comp_grad=True)
+
+    @sg.no_grad()
+    def called(t):
+        return t * 2, sg.get_comp_grad()
+
+    @sg.no_grad
+    def bare(t):
+        """Its docstring stays."""
+        return t * 2, sg.get_comp_grad()
+
+    for function in (called, bare):
+        y, mode = function(x)
+        assert mode is False and not y.comp_grad and sg.get_comp_grad() is True
+    assert bare.__doc__ == "Its docstring stays." and bare.__name__ == "bare"
+    with pytest.raises(TypeError, match="^no_grad: expected no argument or a function"):
+        sg.no_grad(3)
+
+
 def test_inputs_without_comp_grad_get_no_gradient():
     a = sg.Tensor([1.0, 2.0])
     b = sg.Tensor([3.0, 4.0], comp_grad=False)
