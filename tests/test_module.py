@@ -204,3 +204,20 @@ def test_save_load_npz_round_trip_with_buffers(tmp_path, rng):
 def test_forward_must_be_written():
     with pytest.raises(NotImplementedError, match="Module.forward"):
         nn.Module()(sg.ones(1))
+
+
+def test_repr_shows_modules_held_in_lists_and_dicts():
+    class Tower(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1))]
+            self.heads = {"out": nn.Linear(1, 1)}
+
+        def forward(self, x):
+            return x
+
+    lines = repr(Tower()).splitlines()
+    assert lines[0] == "Tower("
+    assert [line.split(":")[0] for line in lines if line.startswith("  (")] == [
+        "  (blocks.0)", "  (blocks.1)", "  (heads.out)"]  # children only; Sequential's inside it
+    assert "    (1): Linear(in_features=3, out_features=1" in "\n".join(lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -204,11 +204,12 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = [
-            (name, value)
-            for name, value in self._walk("", {id(self)})
-            if isinstance(value, Module) and "." not in name
-        ]
+        children: List[Tuple[str, Module]] = []  # the outermost modules: attributes, list items
+        for name, value in self._walk("", {id(self)}):  # (a module comes before its own members)
+            if isinstance(value, Module) and not any(
+                name.startswith(f"{outer}.") for outer, _ in children
+            ):
+                children.append((name, value))
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
             return head + ")"
