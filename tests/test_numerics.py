@@ -252,3 +252,12 @@ def test_log_softmax_along_a_long_outer_axis(rng):
     expected = shifted - np.log(np.exp(shifted).sum(0))
     got = sg.log_softmax(sg.Tensor(x), dim=0).values
     np.testing.assert_allclose(got, expected, atol=4e-6)
+
+
+def test_variance_and_norm_where_the_squares_sum_past_float32():
+    # Variance 4.04e36 fits in float32; the plain squares' sum, 4e38, does not.
+    x = np.tile(np.array([2e18, -2e18], np.float32), 50)
+    exact = x.astype(np.float64).var(ddof=1)
+    np.testing.assert_allclose(sg.variance(sg.Tensor(x)).values, [exact], rtol=1e-5)
+    np.testing.assert_allclose(sg.norm(sg.Tensor(x), -1).values, np.tile([1.0, -1.0], 50),
+                               rtol=1e-5)
