@@ -48,9 +48,10 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
     Example:
         >>> arrays = read_npz("model.npz", "file")
     """
-    given = npz_path(path, "load")[: -len(".npz")] if not str(path).endswith(".npz") else None
+    with_suffix = npz_path(path, "load")
+    as_given = os.fspath(path)
     # The path as given when it names a file (a checkpoint named "ckpt.pt"), else with ".npz".
-    path = given if given is not None and os.path.isfile(given) else npz_path(path, "load")
+    path = as_given if as_given != with_suffix and os.path.isfile(as_given) else with_suffix
 
     def not_ours(reason: Any) -> ValueError:
         return ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {reason}")
