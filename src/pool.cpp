@@ -100,9 +100,10 @@ inline void max_window(const T* plane, const Pool2dGeometry& g, std::int64_t h0,
             index = take ? r * g.w + c : index;
         }
     }
-    // Every value is -inf: the first window position wins, unless it is padding.
-    if (index < 0 && rows.lo == 0 && cols.lo == 0 && rows.hi > 0 && cols.hi > 0)
-        index = h0 * g.w + w0;
+    // Every value is -inf: the window's first position inside the image wins (padding never
+    // beats a value of the input), and none when the window is all padding.
+    if (index < 0 && rows.lo < rows.hi && cols.lo < cols.hi)
+        index = (h0 + rows.lo * g.dh) * g.w + w0 + cols.lo * g.dw;
     *best_out = best;
     if (index_out) *index_out = index;
 }
@@ -193,8 +194,8 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
             for (std::int64_t ocol = cols.lo; ocol < cols.hi; ++ocol) {
                 const std::int64_t w0 = ocol * g.sw - g.pl;
                 std::int64_t id = tap[ocol];
-                // all -inf: the first position wins, unless it is padding (rows.lo > 0)
-                if (id < 0 && rows.lo == 0 && rows.hi > 0) id = 0;
+                // all -inf: the first tap inside the image wins (rows above it may be padding)
+                if (id < 0 && rows.lo < rows.hi) id = TapId<T>(rows.lo * g.kw);
                 arg_row[ocol] = id < 0 ? -1
                                        : (h0 + id / g.kw * g.dh) * w + w0 + id % g.kw * g.dw;
             }

@@ -396,6 +396,12 @@ CASES = [
      "Embedding"),
     ("DataLoader-list-sample", lambda: next(iter(sg.data.DataLoader(
         [[np.ones(3), 1], [np.ones(3), 2]], batch_size=2))), ValueError, "DataLoader"),
+    ("LeakyReLU-slope-string", lambda: nn.LeakyReLU("a"), TypeError, "LeakyReLU"),
+    ("LeakyReLU-slope-None", lambda: nn.LeakyReLU(None), TypeError, "LeakyReLU"),
+    ("conv2d-pad-mode-int", lambda: sg.conv2d(sg.ones((1, 1, 3, 3)), sg.ones((1, 1, 2, 2)),
+                                              pad_mode=3), TypeError, "conv2d"),
+    ("pad-no-width", lambda: sg.pad(sg.ones((2, 2))), TypeError, "pad"),
+    ("pad-widths-disagree", lambda: sg.pad(sg.ones((2, 2)), 1, pad_width=2), ValueError, "pad"),
     ("device-cuda", lambda: sg.ones((2,), device="cuda:0"), RuntimeError, "ones|full"),
     ("device-unknown", lambda: sg.ones((2,), device="tpu"), ValueError, "ones|full|validate_device"),
 ]

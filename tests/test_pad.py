@@ -196,3 +196,12 @@ def test_fill_values_at_the_dtype_range(rng):
         sg.conv2d(sg.ones((1, 1, 2, 2)), sg.ones((1, 1, 1, 1)), padding=1, pad_value=-1e39)
     with pytest.raises(ValueError, match=r"^conv2d: pad_value=1e\+39 overflows float32"):
         sg.nn.Conv2d(1, 1, 1, padding=1, pad_value=1e39)(sg.ones((1, 1, 2, 2)))
+
+
+def test_width_aliases():
+    # API.md: `padding` = `pad_width`, each accepted where the other is; numpy.pad says pad_width
+    x = sg.Tensor(np.arange(6.0).reshape(2, 3))
+    expected = np.pad(x.values, ((1, 1), (2, 0)), mode="edge")
+    for kwargs in ({"pad_width": ((1, 1), (2, 0))}, {"padding": (1, 1, 2, 0)},
+                   {"width": (1, 1, 2, 0), "padding": ((1, 1), (2, 0))}):
+        np.testing.assert_array_equal(sg.pad(x, mode="edge", **kwargs).values, expected)

@@ -32,15 +32,23 @@ def reference_pool(x, kind, kernel, stride=None, padding=(0, 0, 0, 0), dilation=
 
 
 def reference_max_grad(x, grad_out, kernel, stride, padding=(0, 0, 0, 0)):
-    """The max-pool gradient by numpy.argmax over each window of the -inf-padded input (first maximum)."""
+    """The max-pool gradient by numpy.argmax over each window of the -inf-padded input (first
+    maximum); a window whose real values are all -inf sends it to its first real position (as
+    PyTorch: padding never wins over a value of the input)."""
     (kh, kw), (sh, sw) = kernel, stride
     pt, pb, pl, pr = padding
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=-np.inf)
+    widths = ((0, 0), (0, 0), (pt, pb), (pl, pr))
+    xp = np.pad(x, widths, constant_values=-np.inf)
+    real = np.pad(np.ones(x.shape, bool), widths, constant_values=False)
     gp = np.zeros_like(xp)
     for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
         for i, j in itertools.product(range(grad_out.shape[2]), range(grad_out.shape[3])):
             window = xp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
-            r, s = np.unravel_index(np.argmax(window), window.shape)
+            inside = real[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            if not inside.any():
+                continue  # only padding: no input gets this gradient
+            first = np.argmax(window) if np.max(window) > -np.inf else np.argmax(inside)
+            r, s = np.unravel_index(first, window.shape)
             gp[n, c, i * sh + r, j * sw + s] += grad_out[n, c, i, j]
     return gp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
 
@@ -102,7 +110,7 @@ def test_gradients(kind, shape, kernel, stride, padding, dilation, rng):
 @pytest.mark.parametrize("padding", [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 1, 0)])
 def test_ties_send_the_gradient_to_the_first_maximum(padding, rng):
     x = rng.integers(0, 3, (2, 3, 7, 6)).astype(np.float64)  # many ties
-    x[0, 0, :3, :3] = -np.inf  # an all -inf window: the first real position wins (as argmax)
+    x[0, 0, :3, :3] = -np.inf  # all -inf windows: the first real position wins, not padding
     kernel, stride = (3, 3), (2, 1)
     t = sg.Tensor(x, dtype="float64")
     out = sg.max_pool2d(t, kernel, stride, padding)

@@ -86,7 +86,9 @@ def padding_tblr(
 
 def pad_mode_name(mode: Any, op: str = "conv2d") -> str:
     """The canonical pad mode ("constant", "edge", "reflect", "symmetric", "wrap") of a spelling."""
-    if not isinstance(mode, str) or mode.lower() not in PAD_MODES:
+    if not isinstance(mode, str):
+        raise TypeError(f"{op}: pad_mode must be a string, got {type(mode).__name__}")
+    if mode.lower() not in PAD_MODES:
         raise ValueError(f"{op}: unknown pad_mode {mode!r}; expected one of {sorted(PAD_MODES)}")
     return PAD_MODES[mode.lower()]
 

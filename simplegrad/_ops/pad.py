@@ -104,7 +104,8 @@ def pad_mode(mode: Any, op: str = "pad") -> str:
     return PAD_MODES[mode]
 
 
-def pad(x: Tensor, width: Width, mode: str = "constant", value: float = 0) -> Tensor:
+def pad(x: Tensor, width: Width | None = None, mode: str = "constant", value: float = 0, *,
+        pad_width: Width | None = None, padding: Width | None = None) -> Tensor:
     """Pads `x` exactly as `numpy.pad` does, differentiably (every mode has a gradient).
 
     Args:
@@ -118,6 +119,8 @@ def pad(x: Tensor, width: Width, mode: str = "constant", value: float = 0) -> Te
         mode: "constant", "edge", "reflect", "symmetric", "wrap" (numpy.pad's, with its results
             for widths larger than the dim), or PyTorch's "zeros", "replicate", "circular".
         value: the fill of "constant" mode (ignored by the others).
+        pad_width, padding: other names of `width` (numpy.pad's and PyTorch's); several given must
+            agree (ValueError otherwise).
 
     Returns:
         Tensor of shape (..., H + top + bottom, W + left + right), the dtype of x. Gradient: each
@@ -138,5 +141,13 @@ def pad(x: Tensor, width: Width, mode: str = "constant", value: float = 0) -> Te
     value = fill_value(value, "value", x.dtype, "pad")
     if x.ndim == 0:
         raise ValueError("pad: cannot pad a 0-dimensional tensor")
-    before, after = pad_widths(width, x.ndim)
+    given = [(name, w) for name, w in (("width", width), ("pad_width", pad_width),
+                                       ("padding", padding)) if w is not None]
+    if not given:
+        raise TypeError("pad: missing the width (width=, or its aliases pad_width= and padding=)")
+    widths = [(name, pad_widths(w, x.ndim)) for name, w in given]
+    if any(w != widths[0][1] for _, w in widths[1:]):
+        raise ValueError(f"pad: {' and '.join(name for name, _ in given)} disagree: "
+                         f"{', '.join(repr(w) for _, w in given)}")
+    before, after = widths[0][1]
     return Pad.apply(x, before, after, mode, value, oper="pad")

@@ -111,7 +111,9 @@ def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
     Returns:
         (N, C, Ho, Wo) with Ho = (H + top + bottom - dh*(kh-1) - 1) // sh + 1 (same for Wo).
         Gradient: each window's gradient goes to its FIRST maximum in row-major window order (as
-        numpy.argmax picks). A window containing NaN outputs NaN (and its gradient goes there).
+        numpy.argmax picks); when the input's values in it are all -inf, to the first of them
+        (padding never wins, as in PyTorch). A window containing NaN outputs NaN (and its
+        gradient goes there).
 
     Example:
         >>> sg.max_pool2d(sg.arange(16.0).reshape(1, 1, 4, 4), 2).values[0, 0]
