@@ -215,10 +215,18 @@ def graph_order(root) -> list:
 
 
 def _check_saved(order: list) -> None:
-    """Raises if an array some op saved for its gradient was written in place since its forward.
-    Checked before any gradient is computed, so a refused backward changes nothing."""
+    """Raises if an array some op saved for its gradient was written in place since its forward,
+    or if a leaf that gets a gradient no longer holds floats (`convert_to("int64")` after the
+    forward: its gradient would be cut to integers). Checked before any gradient is computed, so
+    a refused backward changes nothing."""
     for item in order:
-        if type(item) is Node:
+        if type(item) is not Node:
+            if item._values.dtype.kind != "f":
+                raise RuntimeError(
+                    f"backward: a leaf tensor of shape {item.shape} is {item.dtype} now (converted "
+                    "after the forward); only float tensors can hold gradients"
+                )
+        else:
             for buffer, version, array in item.ctx._versions:
                 if buffer.version != version:
                     raise RuntimeError(

@@ -125,8 +125,13 @@ def uniform(shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] =
     low, high = _finite_number(low, "low", "uniform"), _finite_number(high, "high", "uniform")
     if high < low:
         raise ValueError(f"uniform: high ({high}) is below low ({low})")
-    return _random(lambda g, s: g.uniform(low, high, s), shape, dtype, "uniform", comp_grad,
-                   requires_grad, label, device)
+    out = _random(lambda g, s: g.uniform(low, high, s), shape, dtype, "uniform", comp_grad,
+                  requires_grad, label, device)
+    if high > low:  # float64 draws just below `high` round up to it in float32: keep [low, high)
+        kind = out._values.dtype.type
+        below = np.nextafter(kind(high), kind(low))
+        np.minimum(out._values, max(below, kind(low)), out=out._values)
+    return out
 
 
 def randn(*shape: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
@@ -153,8 +158,10 @@ def arange(start: float, stop: Optional[float] = None, step: float = 1, dtype: O
         raise ValueError("arange: step must not be zero")
     try:
         values = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    except (ValueError, MemoryError) as error:
-        raise type(error)(f"arange: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"arange: {str(error).removeprefix('arange: ')}") from None
+    except MemoryError as error:  # (NumPy's subclass takes other constructor arguments)
+        raise MemoryError(f"arange: {error}") from None
     out = _memory.empty(values.shape, _settings.check_dtype(dtype, "arange"))
     np.copyto(out, values, casting="unsafe")
     return _finish(out, "arange", comp_grad, requires_grad, label, device)

@@ -27,7 +27,9 @@ def _array_from(values: Any, dtype: Optional[str], op: str) -> np.ndarray:
     else:
         try:
             source = np.asarray(values)
-        except (ValueError, TypeError) as error:
+            if source.dtype.kind == "O" and (dtype is None or dtype in _settings.FLOAT_DTYPES):
+                source = np.asarray(values, dtype=np.float64)  # ints past int64, e.g. 2**70
+        except (ValueError, TypeError, OverflowError) as error:
             raise TypeError(f"{op}: cannot make an array of {type(values).__name__}: {error}") from None
     if dtype is None:
         kind = source.dtype.kind
@@ -42,8 +44,22 @@ def _array_from(values: Any, dtype: Optional[str], op: str) -> np.ndarray:
         if source.dtype.kind not in "fiub":
             raise TypeError(f"{op}: cannot hold values of dtype {source.dtype} (expected numbers)")
     out = _memory.empty(source.shape, dtype)
+    if out.dtype.kind in "iu" and source.size and not np.can_cast(source.dtype, out.dtype):
+        _check_fits(source, out.dtype, op)
     np.copyto(out, source, casting="unsafe")
     return out
+
+
+def _check_fits(source: np.ndarray, dtype: np.dtype, op: str) -> None:
+    """Values an integer dtype cannot hold raise (NaN, inf, past its range) instead of wrapping
+    around; floats are truncated toward zero, as PyTorch and NumPy cast them."""
+    if source.dtype.kind == "f" and not np.isfinite(source).all():
+        raise ValueError(f"{op}: cannot convert NaN or inf to {dtype}")
+    info = np.iinfo(dtype)
+    low, high = source.min(), source.max()
+    if low < info.min or high >= info.max + 1:  # (+1: floats just under max + 1 truncate to max)
+        bad = low if low < info.min else high
+        raise OverflowError(f"{op}: value {bad} does not fit in {dtype} ([{info.min}, {info.max}])")
 
 
 class Tensor:
@@ -141,6 +157,9 @@ class Tensor:
             raise TypeError(f"Tensor.values: cannot hold values of dtype {array.dtype} "
                             "(expected numbers)")
         if array.shape == self._values.shape and self._values.flags.writeable:
+            target = self._values.dtype
+            if target.kind in "iu" and array.size and not np.can_cast(array.dtype, target):
+                _check_fits(array, target, "Tensor.values")
             _memory.mark_written(self._values)  # first: a backward starting meanwhile refuses
             np.copyto(self._values, array, casting="unsafe")
         else:
@@ -195,6 +214,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        if value and self._values.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad: only float tensors can have gradients, got dtype {self.dtype}"
+            )
         self.comp_grad = bool(value)
 
     @property
@@ -247,8 +270,18 @@ class Tensor:
         return self._values.tolist()
 
     def convert_to(self, dtype: str, inplace: bool = True) -> "Tensor":
-        """Casts to `dtype`: in place (default, returns self) or as a new tensor."""
+        """Casts to `dtype`: in place (default, returns self) or as a new tensor. The new tensor
+        keeps the label; cast to a float dtype from a tensor in a graph it is an op of that graph
+        (gradients flow back, cast to this tensor's dtype), else a leaf with the gradient cast."""
         dtype = _settings.check_dtype(dtype, "convert_to")
+        if not inplace and self.comp_grad and dtype in _settings.FLOAT_DTYPES and (
+            _settings.get_comp_grad()
+        ):
+            from ._ops.math import cast
+
+            out = cast(self, dtype)
+            out.label = self.label
+            return out
         values = _memory.empty(self.shape, dtype)
         np.copyto(values, self._values, casting="unsafe")
         target = self if inplace else Tensor._wrap(values, False)
@@ -257,8 +290,9 @@ class Tensor:
             target.comp_grad = False
         elif not inplace:
             target.comp_grad = self.comp_grad
-        if target._grad is not None:
-            target._grad = target._grad.astype(dtype) if dtype in _settings.FLOAT_DTYPES else None
+            target.label = self.label
+        if self._grad is not None:
+            target._grad = self._grad.astype(dtype) if dtype in _settings.FLOAT_DTYPES else None
             if target._grad is not None:
                 target._grad = _memory.to_core(target._grad)
         return target

@@ -221,3 +221,19 @@ def test_shape_must_hold_integers():
     with pytest.raises(TypeError, match="^normal"):
         sg.normal("ab")
     assert sg.zeros((np.int64(2), 3)).shape == (2, 3)
+
+
+def test_uniform_never_returns_its_upper_bound():
+    # Drawn in float64 and cast, values just below `high` used to round up to it in float32:
+    # this seed's 2**24 draws held 1.0 once.
+    sg.seed(0)
+    assert sg.rand(2**24).values.max() < 1.0
+    sg.seed(0)
+    draws = sg.uniform(2**24, low=-1.0, high=1.0).values
+    assert draws.max() < 1.0 and draws.min() >= -1.0
+    np.testing.assert_array_equal(sg.uniform(3, low=2.0, high=2.0).values, [2.0, 2.0, 2.0])
+
+
+def test_arange_too_large_is_a_memory_error():
+    with pytest.raises(MemoryError, match="^arange: "):  # was a TypeError from NumPy's subclass
+        sg.arange(10**11)

@@ -433,6 +433,49 @@ def test_a_user_function_with_integer_output_has_no_gradient():
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])  # through x only
 
 
+def test_integer_tensors_cannot_take_gradients():
+    t = sg.Tensor(np.arange(3))
+    with pytest.raises(RuntimeError, match="^requires_grad: only float tensors"):
+        t.requires_grad = True
+    a = sg.Tensor([1.5, 2.5], comp_grad=True)
+    c = a * a
+    a.convert_to("int64")  # after the forward: its gradient would be cut to [2, 4]
+    with pytest.raises(RuntimeError, match=r"^backward: a leaf tensor of shape \(2,\) is int64"):
+        sg.sum(c).backward()
+    assert a.grad is None
+
+
+def test_convert_to_a_new_tensor_keeps_the_graph_and_the_label():
+    w = sg.Tensor([1.0, 2.0], comp_grad=True, label="w")
+    h = (w * w).convert_to("float64", inplace=False)
+    assert h.dtype == "float64" and not h.is_leaf
+    sg.sum(h).backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])  # was None: h came back as a new leaf
+    assert w.grad.dtype == np.float32
+    assert w.convert_to("float64", inplace=False).label == "w"
+    frozen = sg.Tensor([1.5], label="f", comp_grad=False)  # no graph: a leaf, gradient cast
+    frozen.grad = np.array([2.0], np.float32)
+    copy = frozen.convert_to("float64", inplace=False)
+    assert copy.is_leaf and copy.label == "f" and copy.grad.dtype == np.float64
+
+
+def test_construction_refuses_values_an_integer_dtype_cannot_hold():
+    for value, dtype in [(2**63, "int64"), (1e20, "int32"), ([2**31], "int32")]:
+        with pytest.raises(OverflowError, match="^Tensor: value .* does not fit in int"):
+            sg.Tensor(value, dtype=dtype)
+    with pytest.raises(ValueError, match="^Tensor: cannot convert NaN or inf to int64"):
+        sg.Tensor(np.nan, dtype="int64")
+    t = sg.Tensor(np.array([1, 2], np.int32))
+    with pytest.raises(OverflowError, match="^Tensor.values: value 1099511627776 does not fit"):
+        t.values = np.array([2**40, 0])
+    np.testing.assert_array_equal(sg.Tensor([1.7, -2.9], dtype="int32").values, [1, -2])
+    np.testing.assert_array_equal(sg.Tensor([2**31 - 1], dtype="int32").values, [2**31 - 1])
+    # integers past int64 are fine as floats (NumPy and PyTorch take them)
+    assert sg.Tensor(2**70, dtype="float64").item() == float(2**70)
+    np.testing.assert_array_equal(sg.Tensor([1.5, 2**70]).values, np.array([1.5, 2.0**70],
+                                                                           np.float32))
+
+
 def test_user_function_composes_with_builtins(rng):
     x = rng.uniform(0.5, 1.5, (2, 3))
     check_op(

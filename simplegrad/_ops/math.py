@@ -393,3 +393,31 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
             "do not broadcast"
         ) from None
     return Where.apply(condition, a, b, oper="where")
+
+
+class Cast(Function):
+    """x as another float dtype; the gradient is cast back to x's dtype."""
+
+    @staticmethod
+    def forward(ctx: Context, x, dtype):
+        ctx.dtype = x.dtype
+        out = empty(x.shape, dtype)
+        np.copyto(out, x, casting="unsafe")
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        grad = empty(g.shape, ctx.dtype)
+        np.copyto(grad, g, casting="unsafe")
+        return grad
+
+
+def cast(x: Tensor, dtype: str) -> Tensor:
+    """x converted to the float `dtype`, differentiably (what `convert_to(dtype, inplace=False)`
+    gives a tensor in a graph).
+
+    Example:
+        >>> sg.Tensor([1.5]).convert_to("float64", inplace=False).dtype
+        'float64'
+    """
+    return Cast.apply(x, dtype, oper="convert_to")
