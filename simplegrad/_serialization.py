@@ -50,8 +50,11 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
     """
     with_suffix = npz_path(path, "load")
     as_given = os.fspath(path)
-    # The path as given when it names a file (a checkpoint named "ckpt.pt"), else with ".npz".
-    path = as_given if as_given != with_suffix and os.path.isfile(as_given) else with_suffix
+    # The name `save` writes (".npz" added) first; else the path as given when it names a file
+    # (a checkpoint renamed "ckpt.pt").
+    path = with_suffix
+    if as_given != with_suffix and not os.path.exists(with_suffix) and os.path.isfile(as_given):
+        path = as_given
 
     def not_ours(reason: Any) -> ValueError:
         return ValueError(f"load: '{path}' is not a simplegrad .npz {what}: {reason}")
@@ -111,7 +114,7 @@ def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
             if _SEP in key or key.startswith("["):
                 raise ValueError(f"save: key {key!r} may not contain '{_SEP}' or start with '['")
             _flatten(value, f"{prefix}{_SEP}{key}" if prefix else key, out)
-    elif isinstance(obj, (list, tuple)):  # a tuple loads back as a list
+    elif isinstance(obj, list) or (isinstance(obj, tuple) and not _one_array(obj)):
         if not obj:
             raise ValueError(f"save: empty list at '{prefix}' cannot be stored")
         for i, value in enumerate(obj):
@@ -130,6 +133,14 @@ def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
                 "without pickle (arrays, numbers, strings, bools only)"
             )
         out[prefix] = array
+
+
+def _one_array(items: tuple) -> bool:
+    """Whether a tuple is stored as one array, as before tuples of other things were stored as
+    lists: empty, or all numbers (a shape such as (28, 28)), or all strings. Mixed tuples
+    ((1, "a") would become strings) and tuples of arrays (they would be stacked) are lists."""
+    numbers = (int, float, np.number, np.bool_)
+    return all(isinstance(v, numbers) for v in items) or all(isinstance(v, str) for v in items)
 
 
 def _unflatten(flat: Dict[str, np.ndarray]) -> Any:
@@ -178,8 +189,18 @@ def save(obj: Any, path: Any) -> None:
         raise TypeError(f"save: expected a dict of arrays or a Module, got {type(obj).__name__}")
     flat: Dict[str, np.ndarray] = {}
     _flatten(obj, "", flat)
-    # The archive np.savez writes (one .npy member per array), written here because np.savez takes
-    # the arrays as keyword arguments: keys like "file" or "allow_pickle" would be its own.
+    write_npz(flat, path)
+
+
+def write_npz(flat: Dict[str, np.ndarray], path: Any) -> None:
+    """Writes name -> array to an .npz file (suffix added when missing), one .npy member each.
+
+    The archive np.savez writes, written here because np.savez takes the arrays as keyword
+    arguments: keys like "file" or "allow_pickle" would be its own.
+
+    Example:
+        >>> write_npz({"fc.weight": np.ones(3)}, "model")   # writes model.npz
+    """
     target = npz_path(path, "save")
     try:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-# NumPy sums pairwise only along the axis its inner loop walks (the last, for a C-ordered array);
-# along an outer axis it adds one slice at a time, so a float32 sum over 10^5 rows is off by about
-# 1e-5 (relative) and a sum of 2^25 ones stops at 2^24. Axes at least _LONG long are summed in
-# blocks of _BLOCK slices in float32, and the blocks' sums added in float64: the error is about
-# 1e-7 then (as PyTorch's cascade sums), in 1.0-1.26x NumPy's time (benchmarks/NOTES.md, 23).
+# NumPy sums pairwise only along the axis its inner loop walks (the one of unit stride: the last,
+# for a C-ordered array); along an outer axis it adds one slice at a time, so a float32 sum over
+# 10^5 rows is off by about 1e-5 (relative) and a sum of 2^25 ones stops at 2^24. The longest
+# reduced outer axis, when it is at least _LONG long, is summed in blocks of _BLOCK slices in
+# float32 and the blocks' sums added in float64: the error is about 1e-7 then (as PyTorch's
+# cascade sums), in 1.0-1.26x NumPy's time (benchmarks/NOTES.md, item 23). Reductions whose outer
+# axes are each shorter than _LONG keep NumPy's order.
 _BLOCK = 128
 _LONG = 4 * _BLOCK
 
@@ -23,9 +27,11 @@ def add_reduce(
         >>> add_reduce(np.ones((1000, 2), np.float32), (0,), False)  # NumPy: 2**24 for 2**25 ones
         array([1000., 1000.], dtype=float32)
     """
-    last = x.ndim - 1
-    long = [a for a in axes if a != last and x.shape[a] >= _LONG]
-    if x.dtype != np.float32 or not long:
+    if x.size < _LONG or x.dtype != np.float32:
+        return np.add.reduce(x, axis=axes, keepdims=keepdims, out=out)
+    inner = min(range(x.ndim), key=lambda d: abs(x.strides[d]) if x.shape[d] > 1 else 2**62)
+    long = [a for a in axes if a != inner and x.shape[a] >= _LONG]
+    if not long:
         return np.add.reduce(x, axis=axes, keepdims=keepdims, out=out)
     a = max(long, key=lambda d: x.shape[d])
     n = x.shape[a]
@@ -56,18 +62,26 @@ def mean_of(x: np.ndarray, axes: tuple) -> np.ndarray:
                [4.]])
     """
     total = add_reduce(x, axes, True)
-    total /= max(int(np.prod([x.shape[a] for a in axes])), 1)
+    total /= max(math.prod(x.shape[a] for a in axes), 1)
     return total
 
 
-def scaled_squares(centred: np.ndarray, divisor: float) -> np.ndarray:
-    """(centred / sqrt(divisor))^2, a new array: summed, it is the variance itself, which never
-    overflows where the variance fits (a sum of the plain squares could: 100 float32 values of
-    2e18 have variance 4e36, their squares' sum 4e38, past float32's 3.4e38).
+def variance_of(centred: np.ndarray, axes: tuple, divisor: float, keepdims: bool,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """sum(centred^2) / divisor over `axes`. Where the squares' sum overflows though the variance
+    fits (100 float32 values of 2e18: variance 4e36, sum 4e38, past float32's 3.4e38), those
+    entries are summed again as (centred / sqrt(divisor))^2. Not always: that form underflows for
+    tiny variances (each term is variance / N).
 
     Example:
-        >>> scaled_squares(np.array([2.0, -2.0]), 4.0)
-        array([1., 1.])
+        >>> variance_of(np.array([2.0, -2.0]), (0,), 2.0, False)
+        array(4.)
     """
-    out = np.multiply(centred, 1.0 / np.sqrt(divisor), dtype=centred.dtype)
-    return np.square(out, out=out)
+    with np.errstate(over="ignore"):  # an overflow is summed again below
+        total = np.asarray(add_reduce(np.square(centred), axes, keepdims, out))  # (0-d array)
+    total /= divisor
+    if not np.isfinite(total).all():  # an overflow, or an inf / NaN input (then again inf / NaN)
+        scaled = np.multiply(centred, 1.0 / math.sqrt(divisor), dtype=centred.dtype)
+        again = add_reduce(np.square(scaled, out=scaled), axes, keepdims)
+        np.copyto(total, again, where=~np.isfinite(total))
+    return total

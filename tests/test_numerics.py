@@ -261,3 +261,11 @@ def test_variance_and_norm_where_the_squares_sum_past_float32():
     np.testing.assert_allclose(sg.variance(sg.Tensor(x)).values, [exact], rtol=1e-5)
     np.testing.assert_allclose(sg.norm(sg.Tensor(x), -1).values, np.tile([1.0, -1.0], 50),
                                rtol=1e-5)
+
+
+def test_variance_of_tiny_values_keeps_its_precision(rng):
+    # Summing (d / sqrt(N))^2 everywhere would underflow here (each term ~1e-42, subnormal in
+    # float32); only entries whose plain sum overflows are summed that way.
+    x = (rng.standard_normal(10_000) * 1e-19).astype(np.float32)
+    exact = x.astype(np.float64).var(ddof=1)
+    np.testing.assert_allclose(sg.variance(sg.Tensor(x)).values, [exact], rtol=1e-6)

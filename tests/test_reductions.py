@@ -192,3 +192,17 @@ def test_float32_sums_along_long_outer_axes_are_accurate(rng):
     np.testing.assert_allclose(bias.grad, exact.sum(0), rtol=3e-7)
     ones = sg.ones((2**24 + 2**22, 1))  # NumPy's float32 sum of these stops at 2**24
     assert sg.sum(ones, dim=0).item() == 2**24 + 2**22
+
+
+def test_blocked_sums_follow_the_memory_layout():
+    # A transposed view's last axis is an outer axis in memory: 2**25 ones summed there used to
+    # stop at 2**24, as along axis 0 of the C-ordered array.
+    ones = sg.ones((2**24 + 2**22, 2))
+    assert sg.sum(ones.transpose(0, 1), 1).values.ravel().tolist() == [2**24 + 2**22] * 2
+
+
+def test_dims_as_ranges_arrays_and_repeats():
+    x = sg.ones((3, 4))
+    assert sg.sum(x, range(2)).item() == sg.sum(x, np.array([0, 1])).item() == 12
+    with pytest.raises(ValueError, match=r"^sum: repeated dim in \(0, 0\)"):
+        sg.sum(sg.Tensor(3.0), (0, 0))  # a 0-d tensor too, as PyTorch

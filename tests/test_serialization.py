@@ -85,11 +85,15 @@ def test_keys_named_like_savez_arguments_round_trip(tmp_path, rng):
         np.testing.assert_array_equal(data["allow_pickle"], np.arange(4))
 
 
-def test_tuples_are_stored_as_lists(tmp_path):
-    # np.asarray would turn (1, "a") into strings and a tuple of arrays into one stacked array
-    sg.save({"a": (sg.ones((2,)), 1), "meta": (1, "a"), "pair": (np.ones(2), np.zeros(2))},
-            tmp_path / "t")
+def test_mixed_tuples_are_stored_as_lists(tmp_path):
+    # np.asarray would turn (1, "a") into strings and a tuple of arrays into one stacked array;
+    # tuples of numbers (a shape) or of strings stay one array, an empty one an empty array
+    sg.save({"a": (sg.ones((2,)), 1), "meta": (1, "a"), "pair": (np.ones(2), np.zeros(2)),
+             "shape": (28, 28), "names": ("x", "y"), "empty": ()}, tmp_path / "t")
     back = sg.load(tmp_path / "t")
+    np.testing.assert_array_equal(back["shape"], [28, 28])
+    np.testing.assert_array_equal(back["names"], ["x", "y"])
+    assert back["empty"].shape == (0,)
     assert isinstance(back["a"], list) and len(back["a"]) == 2
     np.testing.assert_array_equal(back["a"][0], np.ones(2))
     assert back["a"][1] == 1 and back["meta"][0].dtype.kind == "i" and back["meta"][1] == "a"
@@ -145,6 +149,7 @@ def test_module_save_keeps_parameters_named_like_savez_arguments(tmp_path):
             super().__init__()
             self.allow_pickle = sg.Tensor([1.0, 2.0])
             self.file = sg.Tensor([3.0])
+            self.heads = {"a/b": sg.nn.Linear(1, 1)}  # a name sg.save's nesting would refuse
 
     model = Odd()
     model.save(tmp_path / "odd")
@@ -152,7 +157,7 @@ def test_module_save_keeps_parameters_named_like_savez_arguments(tmp_path):
     other.allow_pickle.values = np.zeros(2)
     other.load(tmp_path / "odd")
     np.testing.assert_array_equal(other.allow_pickle.values, [1.0, 2.0])
-    assert sorted(sg.load(tmp_path / "odd")) == ["allow_pickle", "file"]
+    assert sorted(sg.load(tmp_path / "odd")) == ["allow_pickle", "file", "heads.a"]
 
 
 def test_damaged_archives_are_refused_by_name(tmp_path):
@@ -175,7 +180,9 @@ def test_damaged_archives_are_refused_by_name(tmp_path):
 def test_paths(tmp_path):
     sg.save({"a": np.ones(2)}, tmp_path / "ckpt.pt")  # written as ckpt.pt.npz
     np.testing.assert_array_equal(sg.load(tmp_path / "ckpt.pt")["a"], np.ones(2))
-    (tmp_path / "other.pt").write_bytes(b"not a zip")  # the exact path is read when it exists
+    (tmp_path / "ckpt.pt").write_text("notes")  # the name save wrote wins over the exact path
+    np.testing.assert_array_equal(sg.load(tmp_path / "ckpt.pt")["a"], np.ones(2))
+    (tmp_path / "other.pt").write_bytes(b"not a zip")  # else the exact path is read
     with pytest.raises(ValueError, match="^load: .*other.pt' is not a simplegrad .npz file"):
         sg.load(tmp_path / "other.pt")
     (tmp_path / "folder.npz").mkdir()

@@ -137,7 +137,7 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dims = (dim,)
-    elif isinstance(dim, (tuple, list)):
+    elif isinstance(dim, (tuple, list, range)) or (isinstance(dim, np.ndarray) and dim.ndim == 1):
         dims = tuple(dim)
     else:
         raise TypeError(f"{op}: dim must be an int or tuple of ints, got {dim!r}")
@@ -148,11 +148,9 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(int(d) % max(ndim, 1))
-    if ndim == 0:
-        return ()
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated dim in {dim!r}")
-    return tuple(sorted(out))
+    return () if ndim == 0 else tuple(sorted(out))
 
 
 def float_input(x: Any, op: str) -> Tensor:

@@ -247,7 +247,10 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
-    a, b = operands(a, b, op)
+    try:
+        a, b = operands(a, b, op)
+    except OverflowError:  # an integer operand past an int tensor's dtype: NumPy's promotion
+        a, b = (t if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
     av, bv = (t._values if isinstance(t, Tensor) else t for t in (a, b))
     out = empty(np.broadcast_shapes(np.shape(av), np.shape(bv)), "bool")
     ufunc(av, bv, out=out)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from .._sums import add_reduce, mean_of, scaled_squares
+from .._sums import add_reduce, mean_of, variance_of
 from ._util import Tensor, empty, float_input, normalize_dims
 from .arithmetic import add, mul
 
@@ -26,7 +26,7 @@ class Normalize(Function):
     def forward(ctx: Context, x, dims, eps, divisor):
         centred = empty(x.shape, x.dtype)
         np.subtract(x, mean_of(x, dims), out=centred)
-        inv_std = add_reduce(scaled_squares(centred, divisor), dims, True)
+        inv_std = variance_of(centred, dims, divisor, True)
         np.add(inv_std, eps, out=inv_std)
         np.sqrt(inv_std, out=inv_std)
         np.divide(1, inv_std, out=inv_std)

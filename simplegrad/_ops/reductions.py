@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
-from .._sums import add_reduce, mean_of, scaled_squares
+from .._sums import add_reduce, mean_of, variance_of
 from ._util import Tensor, empty, float_input, normalize_dims
 
 __all__ = ["argmax", "argmin", "max", "mean", "min", "sum", "trace", "variance"]
@@ -78,7 +78,7 @@ class Variance(Function):
         ctx.save_for_backward(centred)
         ctx.dims, ctx.divisor = dims, divisor
         out = empty(_reduced_shape(x.shape, dims, keepdims), x.dtype)
-        add_reduce(scaled_squares(centred, divisor), dims, keepdims, out)
+        variance_of(centred, dims, divisor, keepdims, out)
         return out
 
     @staticmethod

@@ -7,8 +7,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .. import _memory, _settings
-from .._serialization import read_npz
-from .._serialization import save as save_file
+from .._serialization import read_npz, write_npz
 from .._tensor import Tensor
 
 __all__ = ["Module"]
@@ -205,11 +204,13 @@ class Module:
 
     def __repr__(self) -> str:
         children: List[Tuple[str, Module]] = []  # the outermost modules: attributes, list items
+        taken = set()
         for name, value in self._walk("", {id(self)}):  # (a module comes before its own members)
-            if isinstance(value, Module) and not any(
-                name.startswith(f"{outer}.") for outer, _ in children
-            ):
-                children.append((name, value))
+            if isinstance(value, Module):
+                parts = name.split(".")
+                if not any(".".join(parts[:i]) in taken for i in range(1, len(parts))):
+                    children.append((name, value))
+                taken.add(name)
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
             return head + ")"
@@ -272,9 +273,10 @@ class Module:
             np.copyto(target, arrays[name])
 
     def save(self, path: Any) -> None:
-        """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing), as `sg.save`
-        does (np.savez would take a parameter named "file" or "allow_pickle" as its own argument)."""
-        save_file(self.state_dict(), path)
+        """Writes `state_dict()` to a NumPy `.npz` file (suffix added when missing), one member
+        per dotted name, as `sg.save` writes (np.savez would take a parameter named "file" or
+        "allow_pickle" as its own argument)."""
+        write_npz(self.state_dict(), path)
 
     def load(self, path: Any) -> None:
         """Reads a `.npz` file written by `save` into this module (no pickle: runs no code)."""
