@@ -29,8 +29,8 @@ def add_reduce(
     """
     if x.size < _LONG or x.dtype != np.float32:
         return np.add.reduce(x, axis=axes, keepdims=keepdims, out=out)
-    inner = min(range(x.ndim), key=lambda d: abs(x.strides[d]) if x.shape[d] > 1 else 2**62)
-    long = [a for a in axes if a != inner and x.shape[a] >= _LONG]
+    unit = min(range(x.ndim), key=lambda d: abs(x.strides[d]) if x.shape[d] > 1 else 2**62)
+    long = [a for a in axes if a != unit and x.shape[a] >= _LONG]
     if not long:
         return np.add.reduce(x, axis=axes, keepdims=keepdims, out=out)
     a = max(long, key=lambda d: x.shape[d])

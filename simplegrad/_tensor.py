@@ -286,11 +286,12 @@ class Tensor:
         np.copyto(values, self._values, casting="unsafe")
         target = self if inplace else Tensor._wrap(values, False)
         target._values = values
+        if not inplace:
+            target.label = self.label
         if dtype not in _settings.FLOAT_DTYPES:
             target.comp_grad = False
         elif not inplace:
             target.comp_grad = self.comp_grad
-            target.label = self.label
         if self._grad is not None:
             target._grad = self._grad.astype(dtype) if dtype in _settings.FLOAT_DTYPES else None
             if target._grad is not None:

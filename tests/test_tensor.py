@@ -453,6 +453,7 @@ def test_convert_to_a_new_tensor_keeps_the_graph_and_the_label():
     np.testing.assert_array_equal(w.grad, [2.0, 4.0])  # was None: h came back as a new leaf
     assert w.grad.dtype == np.float32
     assert w.convert_to("float64", inplace=False).label == "w"
+    assert w.convert_to("int64", inplace=False).label == "w"
     frozen = sg.Tensor([1.5], label="f", comp_grad=False)  # no graph: a leaf, gradient cast
     frozen.grad = np.array([2.0], np.float32)
     copy = frozen.convert_to("float64", inplace=False)
