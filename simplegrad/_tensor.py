@@ -44,15 +44,17 @@ def _array_from(values: Any, dtype: Optional[str], op: str) -> np.ndarray:
         if source.dtype.kind not in "fiub":
             raise TypeError(f"{op}: cannot hold values of dtype {source.dtype} (expected numbers)")
     out = _memory.empty(source.shape, dtype)
-    if out.dtype.kind in "iu" and source.size and not np.can_cast(source.dtype, out.dtype):
-        _check_fits(source, out.dtype, op)
+    _check_fits(source, out.dtype, op)
     np.copyto(out, source, casting="unsafe")
     return out
 
 
 def _check_fits(source: np.ndarray, dtype: np.dtype, op: str) -> None:
-    """Values an integer dtype cannot hold raise (NaN, inf, past its range) instead of wrapping
-    around; floats are truncated toward zero, as PyTorch and NumPy cast them."""
+    """Values of `source` an integer `dtype` cannot hold raise (NaN, inf, past its range) instead
+    of wrapping around when cast; floats are truncated toward zero, as PyTorch and NumPy cast
+    them. Nothing to check for a float `dtype` or a safe cast."""
+    if dtype.kind not in "iu" or not source.size or np.can_cast(source.dtype, dtype):
+        return
     if source.dtype.kind == "f" and not np.isfinite(source).all():
         raise ValueError(f"{op}: cannot convert NaN or inf to {dtype}")
     info = np.iinfo(dtype)
@@ -157,9 +159,7 @@ class Tensor:
             raise TypeError(f"Tensor.values: cannot hold values of dtype {array.dtype} "
                             "(expected numbers)")
         if array.shape == self._values.shape and self._values.flags.writeable:
-            target = self._values.dtype
-            if target.kind in "iu" and array.size and not np.can_cast(array.dtype, target):
-                _check_fits(array, target, "Tensor.values")
+            _check_fits(array, self._values.dtype, "Tensor.values")
             _memory.mark_written(self._values)  # first: a backward starting meanwhile refuses
             np.copyto(self._values, array, casting="unsafe")
         else:

@@ -42,26 +42,12 @@ def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic)):
         return value
     if isinstance(value, (np.ndarray, np.generic, list, tuple, bool)):
-        if like._values.dtype.kind in "iu":
-            _check_int_range(value, like._values.dtype, op)
-        return as_tensor(value, like)
+        try:
+            return as_tensor(value, like)
+        except OverflowError as error:  # an integer operand past an int tensor's dtype (which it
+            # takes): raised, as for a Python int, instead of wrapping around
+            raise OverflowError(f"{op}: the operand's {str(error).partition(': ')[2]}") from None
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__} for a Tensor op")
-
-
-def _check_int_range(value: Any, dtype: np.dtype, op: str) -> None:
-    """An integer operand takes an integer tensor's dtype: values it cannot hold raise
-    OverflowError (as a Python int does) instead of wrapping around."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu" or array.size == 0 or np.can_cast(array.dtype, dtype):
-        return
-    info = np.iinfo(dtype)
-    low, high = array.min(), array.max()
-    if low < info.min or high > info.max:
-        bad = low if low < info.min else high
-        raise OverflowError(
-            f"{op}: the operand's value {bad} does not fit in the tensor's dtype {dtype} "
-            f"([{info.min}, {info.max}])"
-        )
 
 
 class _DefaultPadding(int):

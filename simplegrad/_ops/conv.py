@@ -8,24 +8,12 @@ from .. import _core
 from .._autograd import Context, Function
 from .._memory import contiguous
 from ._util import NO_PADDING, Tensor, fill_value, float_input, int_arg, resolve_padding
+from .pad import pad, pad_mode
 
 __all__ = ["conv2d"]
 
 IntPair = Union[int, Tuple[int, int]]
 Padding = Union[int, Tuple[int, int], Tuple[int, int, int, int]]
-
-# pad modes: the spellings accepted (NumPy's and PyTorch's) -> the name `pad` understands.
-PAD_MODES = {
-    "constant": "constant",
-    "zeros": "constant",
-    "edge": "edge",
-    "replicate": "edge",
-    "reflect": "reflect",
-    "symmetric": "symmetric",
-    "wrap": "wrap",
-    "circular": "wrap",
-}
-
 
 def int_pair(value: Any, name: str, op: str = "conv2d", minimum: int = 1) -> Tuple[int, int]:
     """`value` (int or (h, w)) as two ints >= `minimum` (TypeError/ValueError otherwise)."""
@@ -85,12 +73,9 @@ def padding_tblr(
 
 
 def pad_mode_name(mode: Any, op: str = "conv2d") -> str:
-    """The canonical pad mode ("constant", "edge", "reflect", "symmetric", "wrap") of a spelling."""
-    if not isinstance(mode, str):
-        raise TypeError(f"{op}: pad_mode must be a string, got {type(mode).__name__}")
-    if mode.lower() not in PAD_MODES:
-        raise ValueError(f"{op}: unknown pad_mode {mode!r}; expected one of {sorted(PAD_MODES)}")
-    return PAD_MODES[mode.lower()]
+    """The canonical pad mode ("constant", "edge", "reflect", "symmetric", "wrap") of a spelling,
+    in any letter case."""
+    return pad_mode(mode, op, "pad_mode", any_case=True)
 
 
 class Conv2d(Function):
@@ -221,9 +206,7 @@ def conv2d(
             f"input {padded}"
         )
 
-    if mode != "constant" and any(pads):
-        from .pad import pad  # the pad op owns the non-constant modes
-
+    if mode != "constant" and any(pads):  # the pad op owns the non-constant modes
         x = pad(x, pads, mode=mode)
         pads, pad_value = (0, 0, 0, 0), 0
     return Conv2d.apply(

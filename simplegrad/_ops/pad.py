@@ -95,13 +95,15 @@ def pad_widths(width: Width, ndim: int) -> tuple[list[int], list[int]]:
     return [b for b, _ in pairs], [a for _, a in pairs]
 
 
-def pad_mode(mode: Any, op: str = "pad") -> str:
-    """The numpy.pad name of `mode` (accepting PyTorch's "zeros", "replicate", "circular")."""
+def pad_mode(mode: Any, op: str = "pad", name: str = "mode", any_case: bool = False) -> str:
+    """The numpy.pad name of `mode` (accepting PyTorch's "zeros", "replicate", "circular"); with
+    `any_case`, in any letter case (conv2d's `pad_mode`). `name` is the argument's in errors."""
     if not isinstance(mode, str):
-        raise TypeError(f"{op}: mode must be a string, got {type(mode).__name__}")
-    if mode not in PAD_MODES:
-        raise ValueError(f"{op}: unknown mode {mode!r}; expected one of {sorted(PAD_MODES)}")
-    return PAD_MODES[mode]
+        raise TypeError(f"{op}: {name} must be a string, got {type(mode).__name__}")
+    key = mode.lower() if any_case else mode
+    if key not in PAD_MODES:
+        raise ValueError(f"{op}: unknown {name} {mode!r}; expected one of {sorted(PAD_MODES)}")
+    return PAD_MODES[key]
 
 
 def pad(x: Tensor, width: Width | None = None, mode: str = "constant", value: float = 0, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional
 
 import numpy as np
@@ -30,6 +31,19 @@ def filled_parameter(shape: tuple, fill: float, dtype: str, label: Optional[str]
     t = Tensor._wrap(values, True)
     t.label = label
     return t
+
+
+def real_arg(value: Any, name: str, op: str) -> float:
+    """A layer's number argument as a float: a real number, not a bool, a string or None
+    (TypeError naming `op` and `name` otherwise).
+
+    Example:
+        >>> real_arg(0.1, "negative_slope", "LeakyReLU")
+        0.1
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 def fan_in_bound(fan_in: int) -> float:

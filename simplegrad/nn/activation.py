@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 from .. import _ops
 from .._tensor import Tensor
+from ._init import real_arg
 from .module import Module
 
 __all__ = ["ReLU", "Tanh", "Sigmoid", "ELU", "GELU", "LeakyReLU", "Softmax"]
@@ -54,9 +54,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(f"ELU: alpha must be a number, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = real_arg(alpha, "alpha", "ELU")
 
     def forward(self, x: Tensor) -> Tensor:
         return _ops.elu(x, self.alpha)
@@ -94,9 +92,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
-            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = real_arg(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
         return _ops.leaky_relu(x, self.negative_slope)

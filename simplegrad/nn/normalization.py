@@ -9,17 +9,10 @@ import numpy as np
 
 from .. import _ops, _settings
 from .._tensor import Tensor
-from ._init import check_size, filled_parameter
+from ._init import check_size, filled_parameter, real_arg
 from .module import Module, new_buffer
 
 __all__ = ["Norm", "LayerNorm", "BatchNorm2d"]
-
-
-def _real(value: Any, name: str, op: str) -> float:
-    """`value` as a float: a real number, not a bool, a string or None (TypeError naming `op`)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
-    return float(value)
 
 
 def _shape_tuple(value: Any, op: str) -> tuple:
@@ -76,7 +69,7 @@ class Norm(Module):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape, type(self).__name__)
         self.dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
-        if not 0 <= _real(eps, "eps", type(self).__name__) < math.inf:
+        if not 0 <= real_arg(eps, "eps", type(self).__name__) < math.inf:
             raise ValueError(
                 f"{type(self).__name__}: eps must be finite and non-negative, got {eps}"
             )
@@ -169,9 +162,9 @@ class BatchNorm2d(Module):
     ) -> None:
         super().__init__()
         self.num_features = check_size(num_features, "num_features", "BatchNorm2d")
-        if not 0 <= _real(momentum, "momentum", "BatchNorm2d") <= 1:  # (no cumulative None)
+        if not 0 <= real_arg(momentum, "momentum", "BatchNorm2d") <= 1:  # (no cumulative None)
             raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {momentum}")
-        if not 0 <= _real(eps, "eps", "BatchNorm2d") < math.inf:
+        if not 0 <= real_arg(eps, "eps", "BatchNorm2d") < math.inf:
             raise ValueError(f"BatchNorm2d: eps must be finite and non-negative, got {eps}")
         self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
         dtype = _float_dtype(dtype, "BatchNorm2d")
