@@ -305,6 +305,11 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if dtype is not None and np.dtype(dtype) != self._values.dtype:
+            if copy is False:  # NumPy 2's protocol: refuse what needs a copy
+                raise ValueError(
+                    f"__array__: a {self.dtype} tensor as {np.dtype(dtype)} needs a copy, "
+                    "and copy=False was given"
+                )
             return self._values.astype(dtype)
         return self._values.copy() if copy else self._values
 

@@ -165,6 +165,11 @@ def test_conversions():
     assert len(t) == 2 and [r.tolist() for r in t] == [[1.0, 2.0], [3.0, 4.0]]
     assert np.asarray(t) is t.values or np.shares_memory(np.asarray(t), t.values)
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":  # asarray's copy= is NumPy 2's
+        assert np.shares_memory(np.asarray(t, copy=False), t.values)
+        assert not np.shares_memory(np.asarray(t, copy=True), t.values)
+        with pytest.raises(ValueError, match="^__array__: a float64 tensor as float32 needs"):
+            np.asarray(t, dtype=np.float32, copy=False)
     assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
     assert np.shares_memory(t.numpy(), t.values)
     assert sg.Tensor([[5.0]]).item() == 5.0 and isinstance(sg.Tensor([2.0]).item(), float)
