@@ -96,7 +96,8 @@ class DataLoader:
         drop_last: skip a last incomplete batch.
 
     Yields:
-        a Tensor per batch, or a tuple of Tensors when samples are tuples; shapes (B, ...).
+        a Tensor per batch, or, when samples are tuples or dicts, a tuple or dict of Tensors (key
+        by key, nested alike); shapes (B, ...).
 
     Example:
         >>> loader = sg.data.DataLoader(sg.data.TensorDataset(x, y), batch_size=32, shuffle=True)
@@ -125,44 +126,59 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _gather(self, indices: np.ndarray) -> Any:
-        if isinstance(self.dataset, TensorDataset):
-            parts = self.dataset.batch(indices)
-            return parts
-        samples = [self.dataset[int(i)] for i in indices]
-
-        def stack(items: list, what: str) -> np.ndarray:
-            try:
-                arrays = [np.asarray(item) for item in items]
-            except ValueError as error:  # a ragged list, e.g. [features, label]
-                raise ValueError(
-                    f"DataLoader: {what} cannot each be made one array ({error}); a sample of "
-                    "several parts, such as (features, label), must be a tuple"
-                ) from None
-            shapes = sorted({a.shape for a in arrays})
-            if len(shapes) > 1:
-                raise ValueError(
-                    f"DataLoader: {what} of one batch have different shapes {shapes}; "
-                    "samples must share a shape to be stacked"
-                )
-            return np.stack(arrays)
-
-        if isinstance(samples[0], tuple):
-            return tuple(
-                stack([s[k] for s in samples], f"part {k} of the samples")
-                for k in range(len(samples[0]))
-            )
-        return stack(samples, "the samples")
+        dataset = self.dataset
+        if (  # a TensorDataset's rows in one gather, unless a subclass reads its own samples
+            isinstance(dataset, TensorDataset)
+            and type(dataset).__getitem__ is TensorDataset.__getitem__
+        ):
+            return dataset.batch(indices)
+        return _collate([dataset[int(i)] for i in indices], "the samples")
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
         order = _settings.rng().permutation(n) if self.shuffle else np.arange(n)
         for b in range(len(self)):
             indices = order[b * self.batch_size : (b + 1) * self.batch_size]
-            batch = self._gather(indices)
-            if isinstance(batch, tuple):
-                yield tuple(_as_batch_tensor(part) for part in batch)
-            else:
-                yield _as_batch_tensor(batch)
+            yield _to_tensors(self._gather(indices))
+
+
+def _collate(samples: list, what: str) -> Any:
+    """One batch from `samples`: tuples part by part, dicts key by key, anything else stacked
+    into one array (B, ...)."""
+    first = samples[0]
+    if isinstance(first, tuple):
+        if any(not isinstance(s, tuple) or len(s) != len(first) for s in samples):
+            raise ValueError(f"DataLoader: {what} of one batch are not tuples of one length")
+        return tuple(
+            _collate([s[k] for s in samples], f"part {k} of {what}") for k in range(len(first))
+        )
+    if isinstance(first, dict):
+        if any(not isinstance(s, dict) or s.keys() != first.keys() for s in samples):
+            raise ValueError(f"DataLoader: {what} of one batch are not dicts with the same keys")
+        return {key: _collate([s[key] for s in samples], f"{what}[{key!r}]") for key in first}
+    try:
+        arrays = [np.asarray(item) for item in samples]
+    except ValueError as error:  # a ragged list, e.g. [features, label]
+        raise ValueError(
+            f"DataLoader: {what} cannot each be made one array ({error}); a sample of "
+            "several parts, such as (features, label), must be a tuple"
+        ) from None
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) > 1:
+        raise ValueError(
+            f"DataLoader: {what} of one batch have different shapes {shapes}; "
+            "samples must share a shape to be stacked"
+        )
+    return np.stack(arrays)
+
+
+def _to_tensors(batch: Any) -> Any:
+    """The arrays of a collated batch as Tensors, in the same tuples and dicts."""
+    if isinstance(batch, tuple):
+        return tuple(_to_tensors(part) for part in batch)
+    if isinstance(batch, dict):
+        return {key: _to_tensors(part) for key, part in batch.items()}
+    return _as_batch_tensor(batch)
 
 
 def load_digits() -> Tuple[np.ndarray, np.ndarray]:

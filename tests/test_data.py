@@ -89,6 +89,37 @@ def test_custom_dataset_and_single_arrays():
         len(sg.data.Dataset())
 
 
+def test_dict_samples_and_tensor_dataset_subclasses():
+    class Records(sg.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": np.full(2, i, dtype=np.float32), "meta": (i, np.float64(i) / 2)}
+
+    first, last = sg.data.DataLoader(Records(), batch_size=2)
+    assert set(first) == {"x", "meta"} and first["x"].shape == (2, 2)
+    np.testing.assert_array_equal(first["x"].values, [[0, 0], [1, 1]])
+    np.testing.assert_array_equal(first["meta"][0].values, [0, 1])
+    np.testing.assert_array_equal(last["meta"][1].values, [1.0])
+    assert first["meta"][0].dtype == "int64" and first["meta"][1].dtype == "float64"
+
+    class Mixed(Records):
+        def __getitem__(self, i):
+            return {"x": 1.0} if i else {"y": 1.0}
+
+    with pytest.raises(ValueError, match="^DataLoader: the samples of one batch are not dicts"):
+        next(iter(sg.data.DataLoader(Mixed(), batch_size=2)))
+
+    class Negated(sg.data.TensorDataset):  # a subclass that reads its own samples is asked
+        def __getitem__(self, i):
+            (x,) = super().__getitem__(i)
+            return (-x,)
+
+    (batch,) = next(iter(sg.data.DataLoader(Negated(np.arange(4.0)), batch_size=2)))
+    np.testing.assert_array_equal(batch.values, [0.0, -1.0])
+
+
 def test_loader_validation():
     ds = sg.data.TensorDataset(np.zeros(3))
     with pytest.raises(ValueError, match="^DataLoader: batch_size"):

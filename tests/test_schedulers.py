@@ -163,6 +163,41 @@ def test_group_learning_rates_keep_their_ratio():
     np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [0.5, 2.5])
 
 
+def test_stacked_schedulers_multiply():
+    # Two schedulers on one optimizer: each step applies its own schedule's change to the lr it
+    # finds, so the lrs are the products PyTorch's chained schedulers give (before, the one that
+    # stepped last overwrote the other).
+    opt = make_opt(0.1)
+    decay, steps = sg.sch.StepLR(opt, step_size=5, gamma=0.5), sg.sch.ExponentialLR(
+        opt, start_lr=0.1, gamma=0.9
+    )
+    lrs = []
+    for _ in range(12):
+        decay.step()
+        steps.step()
+        lrs.append(opt.lr)
+    np.testing.assert_allclose(lrs, [0.1 * 0.5 ** (t // 5) * 0.9**t for t in range(1, 13)])
+    # A warm-up from 0 with a StepLR made after it (its own base lr is then 0), in either order.
+    for order in (0, 1):
+        opt = make_opt(0.1)
+        warmup = sg.sch.LinearLR(opt, start_lr=0.0, end_lr=0.1, total_steps=5)
+        decay = sg.sch.StepLR(opt, step_size=3, gamma=0.5)
+        lrs = []
+        for _ in range(10):
+            for s in (warmup, decay)[:: 1 if order == 0 else -1]:
+                s.step()
+            lrs.append(opt.lr)
+        expected = [0.1 * min(t, 5) / 5 * 0.5 ** (t // 3) for t in range(1, 11)]
+        np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    # A change made with set_param between steps is kept, as a factor.
+    opt = make_opt(0.1)
+    cosine = sg.sch.CosineAnnealingLR(opt, T_0=4)
+    cosine.step()
+    opt.set_param("lr", opt.lr / 10)
+    cosine.step()
+    assert opt.lr == pytest.approx(0.1 * (1 + math.cos(math.pi * 2 / 4)) / 2 / 10)
+
+
 def test_a_group_lr_over_a_zero_base_cannot_be_scaled():
     # With the base lr 0, a group's own lr 0.5 is no multiple of it: scaling the base would have
     # to guess (it used to set the group to the base's value, silently).

@@ -43,6 +43,10 @@ class Scheduler:
     """Base of the schedulers: each `step()` advances the schedule by one and sets the optimizer's
     base lr. Groups with their own lr are scaled with it (each keeps its ratio to the base).
 
+    Schedulers stack: a step changes the lr by its own schedule's factor over that step, keeping
+    whatever other schedulers of the same optimizer (or `set_param`) did to it meanwhile, so their
+    effects multiply, as chained schedulers do in PyTorch. Alone, a scheduler sets its own values.
+
     Attributes:
         optimizer: the optimizer driven. step_count: number of `step()` calls so far.
 
@@ -61,6 +65,7 @@ class Scheduler:
             )
         self.optimizer = optimizer
         self.step_count = 0
+        self._own = optimizer.lr  # this schedule's own value at the last step (see _advance)
 
     @property
     def lr(self) -> float:
@@ -72,7 +77,18 @@ class Scheduler:
         return self.optimizer.lr
 
     def _apply(self, lr: float) -> None:
-        self.optimizer._set_base_lr(max(float(lr), 0.0))
+        """Sets the base lr to `lr` as it is (a start value, or ReduceLROnPlateauLR's new lr)."""
+        lr = max(float(lr), 0.0)
+        self.optimizer._set_base_lr(lr)
+        self._own = lr
+
+    def _advance(self, own: float) -> None:
+        """Moves this schedule to its next value `own`: the base lr becomes own * (lr now / the
+        last own value), which is `own` itself when nothing else changed the lr since; after a
+        zero own value nothing can be carried over, and `own` is set."""
+        own, last = max(float(own), 0.0), self._own
+        self.optimizer._set_base_lr(own * (self.optimizer.lr / last) if last > 0 else own)
+        self._own = own
 
     def step(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")

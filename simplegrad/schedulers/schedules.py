@@ -70,7 +70,11 @@ class _ClosedForm(Scheduler):
                 f"{type(self).__name__}: the learning rate after {self.step_count} steps "
                 "overflows the float range"
             )
-        self._apply(lr)
+        self._advance(self._own_at(self.step_count, lr))
+
+    def _own_at(self, t: int, lr: float) -> float:
+        """This schedule's own value after t steps (what `_advance` scales): its lr."""
+        return lr
 
 
 class LinearLR(_ClosedForm):
@@ -213,10 +217,16 @@ class StepLR(_ClosedForm):
         self.step_size = check_int(step_size, "step_size", "StepLR")
         self.gamma = check_number(gamma, "gamma", "StepLR")
         self.base_lr = optimizer.lr
+        self._own = 1.0
 
     def lr_at(self, t: int) -> float:
-        """The learning rate after t steps."""
+        """The learning rate after t steps (when no other scheduler changes it)."""
         return self.base_lr * self.gamma ** (t // self.step_size)
+
+    def _own_at(self, t: int, lr: float) -> float:
+        # A factor, not an lr: gamma applies to the lr found at each boundary, as PyTorch's StepLR
+        # does (a StepLR made while a warm-up holds the lr at 0 still decays the warmed-up lr).
+        return self.gamma ** (t // self.step_size)
 
 
 class CosineAnnealingLR(Scheduler):
@@ -265,4 +275,4 @@ class CosineAnnealingLR(Scheduler):
             self.lr_min
             + (self.lr_max - self.lr_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
         )
-        self._apply(lr)
+        self._advance(lr)
