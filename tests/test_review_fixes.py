@@ -41,3 +41,25 @@ def test_factory_errors_name_the_factory(call, op):
 def test_keepdims_must_be_bool(op):
     with pytest.raises(TypeError, match=f"^{op}:"):
         getattr(sg, op)(sg.ones((2, 2)), keepdims="no")
+
+
+def test_pow_broadcast_error_names_pow_once():
+    with pytest.raises(ValueError, match=r"^pow: shapes \(3, 4\) and \(5,\) do not broadcast$"):
+        sg.ones((3, 4)) ** sg.ones(5)
+
+
+def test_conv2d_numpy_operands_take_the_tensor_operands_dtype():
+    # A float64 NumPy weight with a float64 x was made float32 (the default) and then refused
+    # as a dtype mix the user never made; it now takes x's dtype, as binary ops' operands do.
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(1, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3))
+    expected = sg.conv2d(sg.Tensor(x, dtype="float64"), sg.Tensor(w, dtype="float64"))
+    for a, b in ((sg.Tensor(x, dtype="float64"), w), (x, sg.Tensor(w, dtype="float64"))):
+        out = sg.conv2d(a, b)
+        assert out.dtype == "float64"
+        np.testing.assert_array_equal(out.values, expected.values)
+    # direct sum at one output position, in float64
+    direct = np.einsum("chw,ochw->o", x[0, :, 1:4, 2:5], w)
+    np.testing.assert_allclose(expected.values[0, :, 1, 2], direct)
+    with pytest.raises(TypeError, match="^conv2d: x is float32 but weight is float64"):
+        sg.conv2d(sg.Tensor(x), sg.Tensor(w, dtype="float64"))

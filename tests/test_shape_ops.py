@@ -78,6 +78,18 @@ def test_getitem_bool_masks(rng):
     check_op(lambda t: t[t > 0.1], [x], lambda a: a[mask])  # a bool Tensor as the mask
 
 
+def test_getitem_empty_and_ragged_index_lists(rng):
+    x = sg.Tensor(rng.normal(size=(3, 4)))
+    for index, shape in (([], (0, 4)), ((slice(None), []), (3, 0))):  # as NumPy: nothing chosen
+        y = x[index]
+        assert y.shape == shape == x.values[index].shape
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad, np.zeros((3, 4)))
+    for index in ([0, [1, 2]], (slice(None), [0, [1, 2]])):
+        with pytest.raises(ValueError, match="^getitem: "):
+            x[index]
+
+
 def test_getitem_repeated_index_gradient_accumulates():
     x = sg.Tensor([1.0, 2.0, 3.0])
     x[np.array([0, 0, 2, 0])].backward()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -139,11 +139,12 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
     return () if ndim == 0 else tuple(sorted(out))
 
 
-def float_input(x: Any, op: str) -> Tensor:
-    """`x` as a Tensor, checking it holds floats (differentiable ops need them)."""
+def float_input(x: Any, op: str, like: Optional[Tensor] = None) -> Tensor:
+    """`x` as a Tensor, checking it holds floats (differentiable ops need them). An array or
+    number takes the dtype of `like` (the op's Tensor operand) where given, as in binary ops."""
     if not isinstance(x, Tensor):
         if isinstance(x, (np.ndarray, list, tuple, int, float, np.generic)):
-            x = as_tensor(x)
+            x = as_tensor(x, like)
         else:
             raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if x._values.dtype.kind != "f":

@@ -116,7 +116,8 @@ class Pow(Function):
         try:
             out = _binary_out(np.power, a, b)
         except ValueError as error:  # NumPy: integers to negative integer powers
-            raise ValueError(f"pow: {error}") from None
+            message = str(error)
+            raise ValueError(message if message.startswith("pow:") else f"pow: {message}") from None
         ctx.save_for_backward(a, b, out)
         return out
 

@@ -156,10 +156,11 @@ def conv2d(
         (1, 16, 28, 28)
     """
     op = "conv2d"
-    x = float_input(x, op)
-    weight = float_input(weight, op)
+    like = next((t for t in (x, weight, bias) if isinstance(t, Tensor)), None)
+    x = float_input(x, op, like)  # (NumPy operands take the dtype of a Tensor one)
+    weight = float_input(weight, op, like)
     if bias is not None:
-        bias = float_input(bias, op)
+        bias = float_input(bias, op, like)
     stride = int_pair(stride, "stride", op)
     dilation = int_pair(dilation, "dilation", op)
     groups = int_arg(groups, "groups", op)

@@ -56,8 +56,8 @@ class GetItem(Function):
                                 if isinstance(i, np.ndarray)])
         try:
             return x[index]
-        except IndexError as error:
-            raise IndexError(f"getitem: {error}") from None
+        except (IndexError, ValueError) as error:
+            raise type(error)(f"getitem: {error}") from None
 
     @staticmethod
     def backward(ctx: Context, g):
@@ -153,7 +153,12 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if isinstance(index, tuple):
         index = tuple(_kept(i) for i in index)
     elif isinstance(index, list):
-        index = np.asarray(index)  # a new array: nothing else can change it
+        try:
+            index = np.asarray(index)  # a new array: nothing else can change it
+        except ValueError as error:  # a ragged list
+            raise ValueError(f"getitem: the index list is not one array ({error})") from None
+        if index.size == 0:  # [] selects nothing, as in NumPy (not a float64 array)
+            index = index.astype(np.intp)
     else:
         index = _kept(index)
     return GetItem.apply(x, index, oper="getitem")
