@@ -1,4 +1,4 @@
-"""Defects found in review: integer division, 0-d softmax, permute range, error messages, conv2d dtypes."""
+"""Defects found in review: integer division, 0-d softmax, permute range, messages, dtypes."""
 
 import numpy as np
 import pytest
