@@ -15,17 +15,19 @@ from ._sums import add_reduce
 
 
 # Leaf gradients are summed under one lock: threads running backward into shared parameters would
-# otherwise lose updates (NumPy's in-place add runs without the GIL). A forked child gets a new one.
+# otherwise lose updates (NumPy's in-place add runs without the GIL). A forked child gets new locks.
 _leaf_lock = threading.Lock()
+_node_lock = threading.Lock()  # claims of nodes (Node.released) by backward passes
 
 
-def _new_leaf_lock() -> None:
-    global _leaf_lock
+def _new_locks() -> None:
+    global _leaf_lock, _node_lock
     _leaf_lock = threading.Lock()
+    _node_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_leaf_lock)
+    os.register_at_fork(after_in_child=_new_locks)
 
 
 class Context:
@@ -92,10 +94,6 @@ class Node:
         self.shape = output.shape
         self.dtype = output.dtype
         self.released = False
-
-    def release(self) -> None:
-        self.ctx.__dict__.clear()
-        self.released = True
 
 
 class Function:
@@ -265,6 +263,49 @@ def _is_unshared(g: np.ndarray, like: np.ndarray) -> bool:
     )
 
 
+def _send_to_parents(node: Node, input_grads: Any, grads: dict) -> None:
+    """Adds what `node`'s backward returned into `grads` (by parent id), each gradient checked,
+    summed to its parent's shape and cast to its dtype."""
+    if not isinstance(input_grads, (tuple, list)):
+        input_grads = (input_grads,)
+    parents = node.parents
+    if len(input_grads) != len(parents):
+        # A backward may return one gradient per Tensor input only.
+        if len(input_grads) != len(node.tensor_refs):
+            raise RuntimeError(
+                f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
+                f"for {len(parents)} inputs"
+            )
+        spread = [None] * len(parents)
+        for position, input_grad in zip(node.positions, input_grads):
+            spread[position] = input_grad
+        input_grads = spread
+    for parent, parent_grad in zip(parents, input_grads):
+        if parent is None or parent_grad is None:
+            continue
+        parent_grad = _as_gradient(parent_grad, node.function.__name__)
+        if type(parent) is Node:
+            shape, dtype = parent.shape, parent.dtype
+        else:
+            shape, dtype = parent._values.shape, parent._values.dtype
+        try:
+            parent_grad = unbroadcast(parent_grad, shape)
+        except ValueError:  # neither shape is the other one broadcast
+            raise RuntimeError(
+                f"{node.function.__name__}.backward returned a gradient of shape "
+                f"{parent_grad.shape} for an input of shape {shape}"
+            ) from None
+        if parent_grad.dtype != dtype:
+            parent_grad = parent_grad.astype(dtype)
+        previous = grads.get(id(parent))
+        if previous is None:
+            grads[id(parent)] = parent_grad
+        else:
+            total = _memory.empty(previous.shape, previous.dtype)
+            np.add(previous, parent_grad, out=total)
+            grads[id(parent)] = total
+
+
 def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
     """Runs reverse-mode differentiation from `root`, accumulating into the leaves' `.grad`."""
     if not root.comp_grad:
@@ -309,53 +350,20 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                     item._accumulate_grad(g)
             continue
         node = item
-        if node.released:
-            raise RuntimeError(
-                f"backward: the graph through '{node.function.__name__}' was already freed by an "
-                "earlier backward; pass retain_graph=True to backward twice"
-            )
-        input_grads = node.function.backward(node.ctx, g)
-        if not isinstance(input_grads, (tuple, list)):
-            input_grads = (input_grads,)
-        parents = node.parents
-        if len(input_grads) != len(parents):
-            # A backward may return one gradient per Tensor input only.
-            if len(input_grads) != len(node.tensor_refs):
+        with _node_lock:  # two threads' backward through one graph: the second one is refused
+            if node.released:
                 raise RuntimeError(
-                    f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(parents)} inputs"
+                    f"backward: the graph through '{node.function.__name__}' was already freed "
+                    "by an earlier backward; pass retain_graph=True to backward twice"
                 )
-            spread = [None] * len(parents)
-            for position, input_grad in zip(node.positions, input_grads):
-                spread[position] = input_grad
-            input_grads = spread
-        for parent, parent_grad in zip(parents, input_grads):
-            if parent is None or parent_grad is None:
-                continue
-            parent_grad = _as_gradient(parent_grad, node.function.__name__)
-            if type(parent) is Node:
-                shape, dtype = parent.shape, parent.dtype
-            else:
-                shape, dtype = parent._values.shape, parent._values.dtype
-            try:
-                parent_grad = unbroadcast(parent_grad, shape)
-            except ValueError:  # neither shape is the other one broadcast
-                raise RuntimeError(
-                    f"{node.function.__name__}.backward returned a gradient of shape "
-                    f"{parent_grad.shape} for an input of shape {shape}"
-                ) from None
-            if parent_grad.dtype != dtype:
-                parent_grad = parent_grad.astype(dtype)
-            previous = grads.get(id(parent))
-            if previous is None:
-                grads[id(parent)] = parent_grad
-            else:
-                total = _memory.empty(previous.shape, previous.dtype)
-                np.add(previous, parent_grad, out=total)
-                grads[id(parent)] = total
+            node.released = not retain_graph  # claimed before its context is read
+        try:
+            _send_to_parents(node, node.function.backward(node.ctx, g), grads)
+        except BaseException:
+            node.released = False  # a failed backward leaves the graph usable, as before it
+            raise
         if not retain_graph:
-            node.release()
-        input_grads = parent_grad = None  # drop references so _is_unshared sees the true count
+            node.ctx.__dict__.clear()
 
 
 # Last, after every name _tensor uses from this module: _tensor imports this module at its top.

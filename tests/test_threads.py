@@ -230,3 +230,35 @@ def test_threads_accumulating_into_one_leaf_lose_no_gradient():
             np.testing.assert_array_equal(w.grad, np.full(w.shape, rounds * (1 + 2), np.float32))
     finally:
         sys.setswitchinterval(switch)
+
+
+def test_two_threads_backward_through_one_graph_one_is_refused():
+    """Two threads run backward (no retain_graph) through one graph: one does it, the other gets
+    the freed-graph RuntimeError. The conv kernels release the GIL, so before each node was
+    claimed, the second thread read a context the first had emptied (AttributeError)."""
+    rng = np.random.default_rng(0)
+    x = sg.Tensor(rng.normal(size=(4, 16, 24, 24)), requires_grad=False)
+    w = sg.Tensor(rng.normal(size=(16, 16, 3, 3)) * 0.1)
+    h = sg.conv2d(sg.conv2d(x, w, padding=1), w, padding=1)
+    h.sum().backward(retain_graph=True)
+    expected = w.grad.copy()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(10):
+            w.grad = None
+            h = sg.conv2d(sg.conv2d(x, w, padding=1), w, padding=1)
+            roots = [h.sum(), h.sum()]
+            errors: list = []
+
+            def work(i: int) -> None:
+                try:
+                    roots[i].backward()
+                except RuntimeError as error:
+                    errors.append(str(error))
+
+            run_in_threads(work, 2)
+            assert len(errors) == 1 and errors[0].startswith("backward: the graph through")
+            np.testing.assert_array_equal(w.grad, expected)  # summed once
+    finally:
+        sys.setswitchinterval(switch)
