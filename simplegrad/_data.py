@@ -38,7 +38,7 @@ class TensorDataset(Dataset):
 
     Example:
         >>> ds = sg.data.TensorDataset(np.zeros((100, 4)), np.arange(100))
-        >>> len(ds), ds[3][1]
+        >>> len(ds), int(ds[3][1])
         (100, 3)
     """
 

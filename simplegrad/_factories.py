@@ -73,7 +73,8 @@ def full(shape: Any, fill_value: float, dtype: Optional[str] = None, comp_grad: 
 
     Example:
         >>> sg.full((2, 2), 7.0).values
-        array([[7., 7.], [7., 7.]], dtype=float32)
+        array([[7., 7.],
+               [7., 7.]], dtype=float32)
     """
     return _filled("full", shape, fill_value, dtype, comp_grad, label, device, requires_grad)
 

@@ -39,6 +39,7 @@ def default_dtype(name: str) -> None:
         >>> sg.default_dtype("float64")
         >>> sg.zeros((2,)).dtype
         'float64'
+        >>> sg.default_dtype("float32")  # back to the default
     """
     name = check_dtype(name, "default_dtype")
     if name not in FLOAT_DTYPES:

@@ -343,7 +343,8 @@ def softmax(x: Tensor, dim: Any = None) -> Tensor:
     Shapes: any -> same.
     Example:
         >>> sg.softmax(sg.Tensor([[1.0, 1.0], [1.0, 1.0]]), dim=1).values
-        array([[0.5, 0.5], [0.5, 0.5]], dtype=float32)
+        array([[0.5, 0.5],
+               [0.5, 0.5]], dtype=float32)
     """
     x = float_input(x, "softmax")
     return Softmax.apply(x, normalize_dims(dim, x.ndim, "softmax"), oper="softmax")

@@ -86,7 +86,8 @@ def norm(
     Shapes: x (N, C, H, W), dims (0, 2, 3), weight/bias (1, C, 1, 1) -> (N, C, H, W).
     Example:
         >>> y = sg.norm(sg.Tensor([[1.0, 2.0, 3.0]]), dims=-1)
-        >>> y.values   # approximately [[-1.2247, 0., 1.2247]]
+        >>> y.values.round(4)
+        array([[-1.2247,  0.    ,  1.2247]], dtype=float32)
     """
     x = float_input(x, "norm")
     if dims is None:

@@ -17,6 +17,7 @@ class Sequential(Module):
         >>> list(model.parameters())
         ['0.weight', '0.bias', '2.weight', '2.bias']
         >>> model[0], len(model)
+        (Linear(in_features=4, out_features=8, bias=True, dtype=float32), 3)
     """
 
     _unnamed_containers = ("modules",)

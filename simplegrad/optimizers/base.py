@@ -62,7 +62,8 @@ class Optimizer:
         "params" (dict name -> Tensor), "lr" and the hyperparameters). `step_count`: steps taken.
 
     Example:
-        >>> groups = [{"params": model.body}, {"params": model.head, "lr": 0.1}]
+        >>> groups = [{"params": model.body, "label": "body"},
+        ...           {"params": model.head, "label": "head", "lr": 0.1}]
         >>> opt = sg.opt.SGD(param_groups=groups, lr=0.01)
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """

@@ -87,7 +87,7 @@ class LinearLR(_ClosedForm):
 
     Example:
         >>> sched = sg.sch.LinearLR(opt, start_lr=0.1, end_lr=0.01, total_steps=9)
-        >>> sched.rate
+        >>> round(sched.rate, 10)
         -0.01
     """
 
