@@ -56,8 +56,10 @@ class GetItem(Function):
                                 if isinstance(i, np.ndarray)])
         try:
             return x[index]
-        except (IndexError, ValueError) as error:
-            raise type(error)(f"getitem: {error}") from None
+        except IndexError as error:
+            raise IndexError(f"getitem: {error}") from None
+        except ValueError as error:  # e.g. a ragged list inside a tuple index
+            raise ValueError(f"getitem: {error}") from None
 
     @staticmethod
     def backward(ctx: Context, g):

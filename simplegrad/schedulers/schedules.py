@@ -63,14 +63,15 @@ class _ClosedForm(Scheduler):
         self.step_count += 1
         try:
             lr = self.lr_at(self.step_count)
+            own = self._own_at(self.step_count, lr)
         except OverflowError:  # float ** int past the float range
-            lr = math.inf
-        if not math.isfinite(lr):
+            lr = own = math.inf
+        if not (math.isfinite(lr) and math.isfinite(own)):
             raise ValueError(
                 f"{type(self).__name__}: the learning rate after {self.step_count} steps "
                 "overflows the float range"
             )
-        self._advance(self._own_at(self.step_count, lr))
+        self._advance(own)
 
     def _own_at(self, t: int, lr: float) -> float:
         """This schedule's own value after t steps (what `_advance` scales): its lr."""
@@ -205,8 +206,8 @@ class ExponentialLR(_ClosedForm):
 
 
 class StepLR(_ClosedForm):
-    """Multiplies the lr by gamma every `step_size` steps: lr_t = base_lr * gamma**(t // step_size),
-    with base_lr the optimizer's lr when the scheduler is created.
+    """Multiplies the lr by gamma every `step_size` steps. Alone it gives
+    lr_t = base_lr * gamma**(t // step_size), base_lr being the optimizer's lr at its creation.
 
     Example:
         >>> sched = sg.sch.StepLR(opt, step_size=10, gamma=0.1)
