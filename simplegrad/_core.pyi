@@ -3,7 +3,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Buffer', 'adam_update', 'avg_pool2d_backward', 'avg_pool2d_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
+__all__: list[str] = ['Buffer', 'adam_update', 'avg_pool2d_backward', 'avg_pool2d_forward', 'channel_norm_apply', 'channel_norm_backward', 'channel_norm_forward', 'conv2d_backward', 'conv2d_col2im', 'conv2d_forward', 'conv2d_im2col', 'empty', 'empty_cache', 'erf', 'gemm', 'gemm_block_sizes', 'gemm_isa', 'gemm_supported_isas', 'get_num_threads', 'max_pool2d_backward', 'max_pool2d_forward', 'memory_stats', 'openmp_enabled', 'pad_backward', 'pad_forward', 'pad_index_map', 'reset_peak_memory', 'set_cache_limit', 'set_gemm_isa', 'set_num_threads']
 class Buffer:
     """
     64-byte-aligned storage block of the core; NumPy views it without copying
@@ -42,6 +42,18 @@ def avg_pool2d_backward(grad_out: numpy.ndarray, shape: collections.abc.Sequence
 def avg_pool2d_forward(x: numpy.ndarray, kernel: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], stride: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], padding: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(4)"], dilation: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"] = [1, 1]) -> numpy.ndarray:
     """
     Mean of each window of x [..., H, W]; padding counts as zeros (divides by kh*kw).
+    """
+def channel_norm_apply(x: numpy.ndarray, mean: typing.Any, inv_std: typing.Any, weight: typing.Any, bias: typing.Any) -> numpy.ndarray:
+    """
+    (x - mean) * inv_std * weight + bias per channel of x [N, C, S] (given float64 statistics).
+    """
+def channel_norm_backward(x: numpy.ndarray, dy: numpy.ndarray, mean: typing.Any, inv_std: typing.Any, weight: typing.Any, batch_stats: bool, divisor: typing.SupportsFloat | typing.SupportsIndex, want_dx: bool) -> tuple:
+    """
+    Gradients of channel_norm_forward (batch_stats) or channel_norm_apply: (dx or None, dweight, dbias).
+    """
+def channel_norm_forward(x: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex, divisor: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+    """
+    x [N, C, S] normalised per channel over N and S with the batch's statistics, then * weight + bias: (y, mean, var = sum of squares / divisor, inv_std = 1/sqrt(var + eps)), the statistics float64.
     """
 def conv2d_backward(x: numpy.ndarray, weight: numpy.ndarray, dy: numpy.ndarray, stride: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], padding: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(4)"], dilation: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"], groups: typing.SupportsInt | typing.SupportsIndex, pad_value: typing.SupportsFloat | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     """

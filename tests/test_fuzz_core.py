@@ -405,6 +405,50 @@ def test_adam_update(p, g, m, v, alias, coefficients):
     assert p.shape == g.shape == m.shape == v.shape and p.dtype == g.dtype == m.dtype == v.dtype
 
 
+@FUZZ
+@given(x=arrays(max_ndim=4), weight=st.one_of(st.none(), arrays(max_ndim=2)),
+       bias=st.one_of(st.none(), arrays(max_ndim=2)), stats=st.lists(ANYTHING, min_size=2, max_size=2),
+       numbers=st.lists(st.one_of(st.floats(allow_nan=True), ANYTHING), min_size=2, max_size=2),
+       dy=arrays(max_ndim=4), flags=st.lists(st.booleans(), min_size=2, max_size=2),
+       valid=st.sampled_from([None, "float32", "float64"]), shape=st.lists(st.integers(0, 5), min_size=3, max_size=3),
+       seed=st.integers(0, 2**32 - 1))
+def test_channel_norm(x, weight, bias, stats, numbers, dy, flags, valid, shape, seed):
+    if valid:  # a third of the examples: arguments the kernels accept, so their results get checked
+        rng = np.random.default_rng(seed)
+        x, dy = (rng.standard_normal(shape).astype(valid) for _ in range(2))
+        weight, bias = (rng.standard_normal(shape[1]).astype(valid) if flags[i] else None for i in range(2))
+        numbers = [1e-5, float(max(shape[0] * shape[2], 1))]
+    out = call(("channel_norm",), _core.channel_norm_forward, x, weight, bias, *numbers)
+    if out is not FAILED:
+        assert is_clean(x) and x.ndim == 3
+        y, mean, var, inv_std = out
+        assert y.shape == x.shape and y.dtype == x.dtype and mean.dtype == np.float64
+        eps, divisor = (float(v) for v in numbers)
+        with np.errstate(all="ignore"):
+            x64 = x.astype(np.float64)
+            ref_mean = x64.mean(axis=(0, 2)) if x.shape[0] * x.shape[2] else None
+            if ref_mean is not None and np.all(np.isfinite(x64)):
+                d = x64 - ref_mean[:, None]
+                ref_var = (d**2).sum(axis=(0, 2)) / divisor
+                ref = d / np.sqrt(ref_var + eps)[:, None]
+                if weight is not None:
+                    ref = ref * weight.astype(np.float64)[:, None]
+                if bias is not None:
+                    ref = ref + bias.astype(np.float64)[:, None]
+                tol = 1e-4 if x.dtype == np.float32 else 1e-9
+                np.testing.assert_allclose(mean, ref_mean, rtol=tol, atol=tol)
+                if np.all(np.isfinite(ref)):
+                    np.testing.assert_allclose(y, ref, rtol=tol, atol=tol)
+        stats = [mean, inv_std] if flags[0] else stats
+    call(("channel_norm",), _core.channel_norm_apply, x, *stats, weight, bias)
+    result = call(("channel_norm",), _core.channel_norm_backward, x, dy, *stats, weight, flags[0],
+                  numbers[1], flags[1])
+    if result is not FAILED:
+        dx, dweight, dbias = result
+        assert is_clean(x) and is_clean(dy) and dy.shape == x.shape
+        assert (dx is None) != flags[1] and dweight.shape == dbias.shape == (x.shape[1],)
+
+
 def test_every_core_function_is_fuzzed():
     """A new _core function must get a fuzz test here (this list is compared with the module)."""
     fuzzed = {
@@ -413,7 +457,8 @@ def test_every_core_function_is_fuzzed():
         "gemm_block_sizes", "gemm_isa", "gemm_supported_isas", "set_gemm_isa", "conv2d_forward",
         "conv2d_backward", "conv2d_im2col", "conv2d_col2im", "pad_forward", "pad_backward",
         "pad_index_map", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-        "avg_pool2d_backward", "erf", "adam_update",
+        "avg_pool2d_backward", "erf", "adam_update", "channel_norm_forward", "channel_norm_apply",
+        "channel_norm_backward",
     }
     public = {name for name in dir(_core) if not name.startswith("_")}
     assert public == fuzzed

@@ -202,6 +202,22 @@ def test_batchnorm_training_forward_gradients_and_running_stats(rng):
     assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var"}
 
 
+def test_batchnorm_with_parameters_of_another_dtype(rng):
+    # float64 x with float32 parameters takes the generic path (NumPy's promotion); the same
+    # values as the channel kernel gives with float64 parameters, in training and in eval.
+    x = sg.Tensor(rng.standard_normal((4, 3, 5, 5)) * 2 + 1, dtype="float64")
+    bn32, bn64 = nn.BatchNorm2d(3), nn.BatchNorm2d(3, dtype="float64")
+    for _ in range(2):
+        y32, y64 = bn32(x), bn64(x)
+        assert y32.dtype == "float64" and y32._node.function.__name__ != "ChannelNorm"
+        assert y64._node.function.__name__ == "ChannelNorm"
+        np.testing.assert_allclose(y32.values, y64.values, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(bn32.running_var, bn64.running_var, rtol=1e-6)
+    bn32.eval()
+    bn64.eval()
+    np.testing.assert_allclose(bn32(x).values, bn64(x).values, rtol=1e-6, atol=1e-6)
+
+
 def test_batchnorm_eval_uses_running_stats(rng):
     x = rng.standard_normal((2, 3, 4, 4))
     bn = nn.BatchNorm2d(3)

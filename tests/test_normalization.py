@@ -77,3 +77,64 @@ def test_norm_errors():
         sg.norm(sg.Tensor([[1, 2]], dtype="int32"), 1)
     with pytest.raises(TypeError, match="^norm"):
         sg.norm(x, 1, bias="zero")
+
+
+def _channel_reference(x, w, b, dy, eps):
+    """BatchNorm-style norm over (0, 2, 3) in float64: y and the gradients of sum(y * dy)."""
+    axes = (0, 2, 3)
+    mean = x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(((x - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+    x_hat = (x - mean) * inv_std
+    y = x_hat * w + b
+    dx = w * inv_std * (dy - dy.mean(axis=axes, keepdims=True)
+                        - x_hat * (dy * x_hat).mean(axis=axes, keepdims=True))
+    return y, dx, (dy * x_hat).sum(axis=axes, keepdims=True), dy.sum(axis=axes, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batchnorm_dims_run_the_channel_kernel(dtype, rng):
+    # Over (0, 2, 3) with per-channel weights, norm runs the C++ kernel (ChannelNorm). Plane sizes
+    # that leave tails of its 8-lane sums, a mean 1e4 times the spread (the kernel sums the
+    # squares about the mean, in double), and a non-contiguous input.
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-10}
+    for shape, offset in (((3, 5, 7, 3), 0.0), ((2, 4, 1, 1), 0.0), ((4, 3, 9, 11), 1e4)):
+        c = shape[1]
+        x = (rng.standard_normal(shape) + offset).astype(dtype).astype(np.float64)
+        w, b = rng.uniform(0.5, 1.5, (c, 1, 1)), rng.standard_normal((1, c, 1, 1))
+        dy = rng.standard_normal(shape)
+        leaf = sg.Tensor(np.swapaxes(x, 2, 3), dtype=dtype)
+        xt = sg.transpose(leaf, 2, 3)  # a strided view
+        wt, bt = sg.Tensor(w, dtype=dtype), sg.Tensor(b, dtype=dtype)
+        y = sg.norm(xt, (0, 2, 3), weight=wt, bias=bt, eps=1e-3)
+        assert y._node.function.__name__ == "ChannelNorm"
+        y.backward(dy)
+        y_ref, dx_ref, dw_ref, db_ref = _channel_reference(x, w, b, dy, 1e-3)
+        np.testing.assert_allclose(y.values, y_ref, **tol)
+        np.testing.assert_allclose(wt.grad, dw_ref.reshape(c, 1, 1), **tol)
+        np.testing.assert_allclose(bt.grad, db_ref, **tol)
+        scale = np.abs(dx_ref).max()  # dx is a difference of terms of size ~|dy|
+        np.testing.assert_allclose(np.swapaxes(leaf.grad, 2, 3) / scale, dx_ref / scale, **tol)
+
+
+def test_channel_kernel_refuses_bad_arguments():
+    from simplegrad import _core
+
+    x = np.zeros((2, 3, 4), np.float32)
+    one = np.ones(3)  # statistics are float64
+    with pytest.raises(ValueError, match="^channel_norm: weight must have 3 values"):
+        _core.channel_norm_forward(x, np.ones(2, np.float32), None, 1e-5, 8.0)
+    with pytest.raises(TypeError, match="^channel_norm: weight must be float32"):
+        _core.channel_norm_forward(x, np.ones(3), None, 1e-5, 8.0)
+    with pytest.raises(ValueError, match="^channel_norm: x must have 3 dimensions"):
+        _core.channel_norm_forward(x.reshape(6, 4), None, None, 1e-5, 8.0)
+    with pytest.raises(ValueError, match="^channel_norm: x must be C-contiguous"):
+        _core.channel_norm_forward(x[:, :, ::2], None, None, 1e-5, 8.0)
+    with pytest.raises(ValueError, match="^channel_norm: divisor must be positive"):
+        _core.channel_norm_forward(x, None, None, 1e-5, 0.0)
+    with pytest.raises(ValueError, match="^channel_norm: eps must be finite"):
+        _core.channel_norm_forward(x, None, None, -1.0, 8.0)
+    with pytest.raises(ValueError, match="^channel_norm: dy must have the shape of x"):
+        _core.channel_norm_backward(x, np.zeros((2, 3, 5), np.float32), one, one, None, True,
+                                    8.0, True)
+    with pytest.raises(TypeError, match="^channel_norm: mean is required"):
+        _core.channel_norm_apply(x, None, one, None, None)

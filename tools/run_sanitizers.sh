@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-asan}"
 PYTHON="${PYTHON:-python}"
 JOBS="${JOBS:-2}"
-SANITIZE_TESTS="${SANITIZE_TESTS:-tests/test_conv2d.py tests/test_pad.py tests/test_pool.py tests/test_fuzz_core.py}"
+SANITIZE_TESTS="${SANITIZE_TESTS:-tests/test_conv2d.py tests/test_pad.py tests/test_pool.py tests/test_normalization.py tests/test_fuzz_core.py}"
 PYTHON_PATH="$(command -v "$PYTHON")"
 start=$SECONDS
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from .._autograd import Context, Function
 from .._sums import add_reduce, mean_of, variance_of
 from ._util import Tensor, empty, float_input, normalize_dims
@@ -49,6 +50,73 @@ class Normalize(Function):
         np.subtract(grad, x_hat, out=grad)
         np.multiply(grad, inv_std, out=grad)
         return grad
+
+
+class ChannelNorm(Function):
+    """x (N, C, H, W) normalised per channel over (N, H, W) with the batch's statistics, then
+    * weight + bias (each (C,) or None): Normalize's sums in one C++ kernel each way.
+
+    `stats`, a dict or None, receives the batch's "mean" and "var" (sum of squares / divisor) per
+    channel, float64 (BatchNorm2d's running statistics).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, eps, divisor, stats):
+        x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+        y, mean, var, inv_std = _core.channel_norm_forward(x3, weight, bias, eps, divisor)
+        ctx.save_for_backward(x3, weight)
+        ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, divisor
+        ctx.has_bias = bias is not None
+        if stats is not None:
+            stats["mean"], stats["var"] = mean, var
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return _channel_grads(ctx, g, True) + (None, None, None)
+
+
+class ChannelAffine(Function):
+    """(x - mean) * inv_std * weight + bias per channel of x (N, C, H, W), with given statistics
+    (mean and inv_std float64 (C,), weight and bias (C,) or None; BatchNorm2d in eval mode): one
+    C++ pass each way."""
+
+    @staticmethod
+    def forward(ctx: Context, x, mean, inv_std, weight, bias):
+        x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+        y = _core.channel_norm_apply(x3, mean, inv_std, weight, bias)
+        ctx.save_for_backward(x3, weight)
+        ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, 1.0
+        ctx.has_bias = bias is not None
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        dx, dweight, dbias = _channel_grads(ctx, g, False)
+        return dx, None, None, dweight, dbias
+
+
+def _channel_grads(ctx: Context, g: np.ndarray, batch_stats: bool) -> tuple:
+    """(dx, dweight, dbias) of ChannelNorm / ChannelAffine (None where not wanted)."""
+    x3, weight = ctx.saved_tensors
+    dy = np.ascontiguousarray(g).reshape(x3.shape)
+    dx, dweight, dbias = _core.channel_norm_backward(
+        x3, dy, ctx.mean, ctx.inv_std, weight, batch_stats, ctx.divisor, ctx.needs_input_grad[0]
+    )
+    return (
+        None if dx is None else dx.reshape(g.shape),
+        None if weight is None else dweight,
+        dbias if ctx.has_bias else None,
+    )
+
+
+def _per_channel(value: Tensor | None, x: Tensor) -> bool:
+    """Whether `value` (a norm weight or bias) is None or one x-dtype value per channel of a 4-D x,
+    shaped (C, 1, 1) or (1, C, 1, 1): what ChannelNorm takes."""
+    if value is None:
+        return True
+    c = x.shape[1]
+    return value.dtype == x.dtype and value.shape in ((c, 1, 1), (1, c, 1, 1))
 
 
 def _affine(value: Any, x: Tensor, name: str) -> Tensor | None:
@@ -110,6 +178,11 @@ def norm(
         )
     weight = _affine(weight, x, "weight")
     bias = _affine(bias, x, "bias")
+    if axes == (0, 2, 3) and x.ndim == 4 and _per_channel(weight, x) and _per_channel(bias, x):
+        c = x.shape[1]  # BatchNorm's dims: the C++ kernel, affine map included
+        weight = None if weight is None else weight.reshape(c)
+        bias = None if bias is None else bias.reshape(c)
+        return ChannelNorm.apply(x, weight, bias, float(eps), float(divisor), None, oper="norm")
     out = Normalize.apply(x, axes, float(eps), float(divisor), oper="norm")
     if weight is not None:
         out = mul(out, weight)

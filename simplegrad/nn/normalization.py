@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _ops, _settings
+from .._ops.normalization import ChannelAffine, ChannelNorm
 from .._tensor import Tensor
 from ._init import check_size, filled_parameter, real_arg
 from .module import Module, new_buffer
@@ -185,6 +186,8 @@ class BatchNorm2d(Module):
                 f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W), got {x.shape}"
             )
         c = self.num_features
+        if self.weight is None or self.weight.dtype == x.dtype:
+            return self._channel_form(x)  # the C++ kernels (dtypes agree)
         weight = None if self.weight is None else self.weight.reshape(c, 1, 1)
         bias = None if self.bias is None else self.bias.reshape(c, 1, 1)
         if self.training:
@@ -210,6 +213,33 @@ class BatchNorm2d(Module):
         if weight is not None:
             y = y * weight + bias
         return y
+
+    def _channel_form(self, x: Tensor) -> Tensor:
+        """forward with ChannelNorm (training: the batch's statistics, running ones updated) or
+        ChannelAffine (eval: the running statistics), x and the parameters of one dtype."""
+        if self.training:
+            count = x.shape[0] * x.shape[2] * x.shape[3]
+            if count < 2:
+                raise ValueError(
+                    f"BatchNorm2d: training needs more than one value per channel, "
+                    f"got input {x.shape}"
+                )
+            stats: dict = {}
+            y = ChannelNorm.apply(
+                x, self.weight, self.bias, self.eps, float(count), stats, oper="norm"
+            )
+            m = self.momentum
+            self.running_mean *= 1 - m
+            self.running_mean += m * stats["mean"].astype(self.running_mean.dtype)
+            self.running_var *= 1 - m
+            self.running_var += (m * count / (count - 1)) * stats["var"].astype(
+                self.running_var.dtype
+            )
+            return y
+        inv_std = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        return ChannelAffine.apply(
+            x, self.running_mean.astype(np.float64), inv_std, self.weight, self.bias, oper="norm"
+        )
 
     def extra_repr(self) -> str:
         return (

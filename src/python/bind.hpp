@@ -42,5 +42,6 @@ void bind_pad(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_erf(py::module_& m);
 void bind_adam(py::module_& m);
+void bind_channel_norm(py::module_& m);
 
 }  // namespace sg::python

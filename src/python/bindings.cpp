@@ -191,4 +191,5 @@ PYBIND11_MODULE(_core, m) {
     bind_pool(m);
     bind_erf(m);
     bind_adam(m);
+    bind_channel_norm(m);
 }
