@@ -112,7 +112,8 @@ void forward_impl(const T* x, ChannelNormShape sh, const T* weight, const T* bia
         throw std::invalid_argument("channel_norm: eps must be finite and >= 0");
     if (batch_stats && sh.c > 0 && st.var == nullptr)
         throw std::invalid_argument("channel_norm: null statistics pointer");
-    const std::int64_t plane = sh.s, image = sh.c * sh.s, count = sh.n * sh.s;
+    const std::int64_t plane = sh.s, image = checked_mul(sh.c, sh.s, "channel_norm"),
+                       count = checked_mul(sh.n, sh.s, "channel_norm");  // (N = 0: not in total)
     // Statistics and normalisation read each element about three times.
     const int threads = threads_for(saturating_mul(total, 3));
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -148,13 +149,13 @@ void forward_impl(const T* x, ChannelNormShape sh, const T* weight, const T* bia
 
 template <typename T>
 void backward_impl(const T* x, const T* dy, ChannelNormShape sh, const double* mean,
-                   const double* inv_std,
-                   const T* weight, bool batch_stats, double divisor, T* dx, T* dweight,
-                   T* dbias) {
+                   const double* inv_std, const T* weight, bool batch_stats, double divisor,
+                   T* dx, T* dweight, T* dbias) {
     const std::int64_t total = checked_count(sh, x, dy, mean, inv_std, batch_stats, divisor);
     if (sh.c > 0 && (dweight == nullptr || dbias == nullptr))
         throw std::invalid_argument("channel_norm: null dweight or dbias");
-    const std::int64_t plane = sh.s, image = sh.c * sh.s, count = sh.n * sh.s;
+    const std::int64_t plane = sh.s, image = checked_mul(sh.c, sh.s, "channel_norm"),
+                       count = checked_mul(sh.n, sh.s, "channel_norm");  // (N = 0: not in total)
     const int threads = threads_for(saturating_mul(total, dx != nullptr ? 5 : 2));
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t ch = 0; ch < sh.c; ++ch) {
