@@ -216,6 +216,8 @@ def test_batchnorm_with_parameters_of_another_dtype(rng):
     bn32.eval()
     bn64.eval()
     np.testing.assert_allclose(bn32(x).values, bn64(x).values, rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="^BatchNorm2d: expected a float32 or float64 tensor"):
+        nn.BatchNorm2d(3, affine=False)(sg.Tensor(np.ones((2, 3, 2, 2)), dtype="int64"))
 
 
 def test_batchnorm_eval_uses_running_stats(rng):

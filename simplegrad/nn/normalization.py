@@ -185,9 +185,12 @@ class BatchNorm2d(Module):
             raise ValueError(
                 f"BatchNorm2d: expected x of shape (N, {self.num_features}, H, W), got {x.shape}"
             )
+        if x._values.dtype.kind != "f":
+            raise TypeError(f"BatchNorm2d: expected a float32 or float64 tensor, got {x.dtype}")
         c = self.num_features
-        if self.weight is None or self.weight.dtype == x.dtype:
-            return self._channel_form(x)  # the C++ kernels (dtypes agree)
+        # The C++ kernels (ChannelNorm, ChannelAffine) where the parameters have x's dtype; else
+        # the generic ops, which promote as NumPy does.
+        kernel = self.weight is None or self.weight.dtype == x.dtype
         weight = None if self.weight is None else self.weight.reshape(c, 1, 1)
         bias = None if self.bias is None else self.bias.reshape(c, 1, 1)
         if self.training:
@@ -197,49 +200,31 @@ class BatchNorm2d(Module):
                     f"BatchNorm2d: training needs more than one value per channel, "
                     f"got input {x.shape}"
                 )
-            values = x.values
-            mean = values.mean(axis=(0, 2, 3))
-            var = values.var(axis=(0, 2, 3)) * (count / (count - 1))
-            m = self.momentum
+            if kernel:
+                stats: dict = {}
+                y = ChannelNorm.apply(
+                    x, self.weight, self.bias, self.eps, float(count), stats, oper="norm"
+                )
+                mean, var = stats["mean"], stats["var"]
+            else:
+                mean, var = x.values.mean(axis=(0, 2, 3)), x.values.var(axis=(0, 2, 3))
+                y = _ops.norm(x, (0, 2, 3), weight=weight, bias=bias, eps=self.eps, correction=0)
+            m = self.momentum  # running variance: unbiased
             self.running_mean *= 1 - m
             self.running_mean += m * mean.astype(self.running_mean.dtype)
             self.running_var *= 1 - m
-            self.running_var += m * var.astype(self.running_var.dtype)
-            return _ops.norm(x, (0, 2, 3), weight=weight, bias=bias, eps=self.eps, correction=0)
+            self.running_var += (m * count / (count - 1)) * var.astype(self.running_var.dtype)
+            return y
         scale = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        if kernel:
+            mean64 = self.running_mean.astype(np.float64)
+            return ChannelAffine.apply(x, mean64, scale, self.weight, self.bias, oper="norm")
         mean = Tensor(self.running_mean.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
         inv_std = Tensor(scale.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
         y = (x - mean) * inv_std
         if weight is not None:
             y = y * weight + bias
         return y
-
-    def _channel_form(self, x: Tensor) -> Tensor:
-        """forward with ChannelNorm (training: the batch's statistics, running ones updated) or
-        ChannelAffine (eval: the running statistics), x and the parameters of one dtype."""
-        if self.training:
-            count = x.shape[0] * x.shape[2] * x.shape[3]
-            if count < 2:
-                raise ValueError(
-                    f"BatchNorm2d: training needs more than one value per channel, "
-                    f"got input {x.shape}"
-                )
-            stats: dict = {}
-            y = ChannelNorm.apply(
-                x, self.weight, self.bias, self.eps, float(count), stats, oper="norm"
-            )
-            m = self.momentum
-            self.running_mean *= 1 - m
-            self.running_mean += m * stats["mean"].astype(self.running_mean.dtype)
-            self.running_var *= 1 - m
-            self.running_var += (m * count / (count - 1)) * stats["var"].astype(
-                self.running_var.dtype
-            )
-            return y
-        inv_std = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
-        return ChannelAffine.apply(
-            x, self.running_mean.astype(np.float64), inv_std, self.weight, self.bias, oper="norm"
-        )
 
     def extra_repr(self) -> str:
         return (
