@@ -63,6 +63,7 @@ class ChannelNorm(Function):
     @staticmethod
     def forward(ctx: Context, x, weight, bias, eps, divisor, stats):
         x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+        weight, bias = _contiguous(weight), _contiguous(bias)
         y, mean, var, inv_std = _core.channel_norm_forward(x3, weight, bias, eps, divisor)
         ctx.save_for_backward(x3, weight)
         ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, divisor
@@ -84,6 +85,7 @@ class ChannelAffine(Function):
     @staticmethod
     def forward(ctx: Context, x, mean, inv_std, weight, bias):
         x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+        weight, bias = _contiguous(weight), _contiguous(bias)
         y = _core.channel_norm_apply(x3, mean, inv_std, weight, bias)
         ctx.save_for_backward(x3, weight)
         ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, 1.0
@@ -94,6 +96,10 @@ class ChannelAffine(Function):
     def backward(ctx: Context, g):
         dx, dweight, dbias = _channel_grads(ctx, g, False)
         return dx, None, None, dweight, dbias
+
+
+def _contiguous(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.ascontiguousarray(a)
 
 
 def _channel_grads(ctx: Context, g: np.ndarray, batch_stats: bool) -> tuple:

@@ -190,7 +190,7 @@ class BatchNorm2d(Module):
         c = self.num_features
         # The C++ kernels (ChannelNorm, ChannelAffine) where the parameters have x's dtype; else
         # the generic ops, which promote as NumPy does.
-        kernel = self.weight is None or self.weight.dtype == x.dtype
+        kernel = all(p is None or p.dtype == x.dtype for p in (self.weight, self.bias))
         weight = None if self.weight is None else self.weight.reshape(c, 1, 1)
         bias = None if self.bias is None else self.bias.reshape(c, 1, 1)
         if self.training:
