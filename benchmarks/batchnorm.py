@@ -35,19 +35,52 @@ def _median_ms(fn, calls: int = 20) -> float:
     return statistics.median(times) * 1e3
 
 
-def _sg_cases(rng):
-    import simplegrad as sg
-    from simplegrad import nn
+def _cases(lib: str, rng) -> list:
+    """The timed calls, built alike for both libraries (their layer names and arguments agree)."""
+    if lib == "sg":
+        import simplegrad as sg
+        from simplegrad import nn
 
-    sg.set_num_threads(2)
+        sg.set_num_threads(2)
+
+        def tensor(a, grad=False):
+            return sg.Tensor(a, comp_grad=grad)
+
+        def params(m):
+            return list(m.parameters().values())
+
+        def labels(a):
+            return sg.Tensor(a, dtype="int64", comp_grad=False)
+
+        def make_adam(m):
+            return sg.opt.Adam(m, lr=1e-3)
+
+        loss_fn = sg.ce_loss
+    else:
+        import torch
+
+        nn = torch.nn
+        torch.set_num_threads(2)
+
+        def tensor(a, grad=False):
+            return torch.from_numpy(a).requires_grad_(grad)
+
+        def params(m):
+            return list(m.parameters())
+
+        def make_adam(m):
+            return torch.optim.Adam(m.parameters(), lr=1e-3)
+
+        loss_fn, labels = nn.functional.cross_entropy, torch.from_numpy
     runs = []
     for shape in SHAPES:
-        x = sg.Tensor(rng.standard_normal(shape, dtype="float32"))
-        dy = sg.Tensor(rng.standard_normal(shape, dtype="float32"), comp_grad=False)
+        x = tensor(rng.standard_normal(shape, dtype="float32"), True)
+        dy = tensor(rng.standard_normal(shape, dtype="float32"))
         bn = nn.BatchNorm2d(shape[1])
 
         def layer(x=x, dy=dy, bn=bn):
-            x.grad = bn.weight.grad = bn.bias.grad = None
+            for t in [x, *params(bn)]:
+                t.grad = None
             bn(x).backward(dy)
 
         runs.append(layer)
@@ -56,47 +89,12 @@ def _sg_cases(rng):
         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 8 * 8, 10),
     )
-    opt = sg.opt.Adam(model, lr=1e-3)
-    x = sg.Tensor(rng.standard_normal((64, 3, 32, 32), dtype="float32"), comp_grad=False)
-    y = sg.Tensor(rng.integers(0, 10, 64), dtype="int64", comp_grad=False)
+    opt = make_adam(model)
+    x = tensor(rng.standard_normal((64, 3, 32, 32), dtype="float32"))
+    y = labels(rng.integers(0, 10, 64))
 
     def step():
-        loss = sg.ce_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return runs + [step]
-
-
-def _torch_cases(rng):
-    import torch
-
-    torch.set_num_threads(2)
-    tn = torch.nn
-    runs = []
-    for shape in SHAPES:
-        x = torch.from_numpy(rng.standard_normal(shape, dtype="float32")).requires_grad_()
-        dy = torch.from_numpy(rng.standard_normal(shape, dtype="float32"))
-        bn = tn.BatchNorm2d(shape[1])
-
-        def layer(x=x, dy=dy, bn=bn):
-            x.grad = None
-            bn.zero_grad()
-            bn(x).backward(dy)
-
-        runs.append(layer)
-    model = tn.Sequential(
-        tn.Conv2d(3, 32, 3, padding=1), tn.BatchNorm2d(32), tn.ReLU(), tn.MaxPool2d(2),
-        tn.Conv2d(32, 64, 3, padding=1), tn.BatchNorm2d(64), tn.ReLU(), tn.MaxPool2d(2),
-        tn.Flatten(), tn.Linear(64 * 8 * 8, 10),
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.from_numpy(rng.standard_normal((64, 3, 32, 32), dtype="float32"))
-    y = torch.from_numpy(rng.integers(0, 10, 64))
-
-    def step():
-        loss = tn.functional.cross_entropy(model(x), y)
+        loss = loss_fn(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -109,7 +107,7 @@ def worker(lib: str) -> None:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    cases = _sg_cases(rng) if lib == "sg" else _torch_cases(rng)
+    cases = _cases(lib, rng)
     print(json.dumps([_median_ms(fn) for fn in cases]))
 
 

@@ -53,76 +53,59 @@ class Normalize(Function):
 
 
 class ChannelNorm(Function):
-    """x (N, C, H, W) normalised per channel over (N, H, W) with the batch's statistics, then
-    * weight + bias (each (C,) or None): Normalize's sums in one C++ kernel each way.
+    """x (N, C, H, W) normalised per channel over (N, H, W), then * weight + bias (each (C,) or
+    None): Normalize's sums and the affine map in one C++ kernel each way.
 
-    `stats`, a dict or None, receives the batch's "mean" and "var" (sum of squares / divisor) per
-    channel, float64 (BatchNorm2d's running statistics).
+    With `fixed` None the batch's statistics are used, and `stats` (a dict or None) receives its
+    "mean" and "var" (sum of squares / divisor) per channel, float64 (BatchNorm2d's running
+    statistics). With `fixed` = (mean, inv_std), float64 (C,) each, those are applied instead
+    (BatchNorm2d in eval mode; eps, divisor and stats unused).
     """
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, eps, divisor, stats):
+    def forward(ctx: Context, x, weight, bias, eps, divisor, stats, fixed):
         x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
-        weight, bias = _contiguous(weight), _contiguous(bias)
-        y, mean, var, inv_std = _core.channel_norm_forward(x3, weight, bias, eps, divisor)
+        weight = None if weight is None else np.ascontiguousarray(weight)
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        if fixed is None:
+            y, mean, var, inv_std = _core.channel_norm_forward(x3, weight, bias, eps, divisor)
+            if stats is not None:
+                stats["mean"], stats["var"] = mean, var
+        else:
+            mean, inv_std = fixed
+            y = _core.channel_norm_apply(x3, mean, inv_std, weight, bias)
         ctx.save_for_backward(x3, weight)
         ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, divisor
-        ctx.has_bias = bias is not None
-        if stats is not None:
-            stats["mean"], stats["var"] = mean, var
+        ctx.batch_stats, ctx.has_bias = fixed is None, bias is not None
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, g):
-        return _channel_grads(ctx, g, True) + (None, None, None)
+        x3, weight = ctx.saved_tensors
+        dy = np.ascontiguousarray(g).reshape(x3.shape)
+        dx, dweight, dbias = _core.channel_norm_backward(
+            x3, dy, ctx.mean, ctx.inv_std, weight, ctx.batch_stats, ctx.divisor,
+            ctx.needs_input_grad[0],
+        )
+        return (
+            None if dx is None else dx.reshape(g.shape),
+            None if weight is None else dweight,
+            dbias if ctx.has_bias else None,
+            None, None, None, None,
+        )
 
 
-class ChannelAffine(Function):
-    """(x - mean) * inv_std * weight + bias per channel of x (N, C, H, W), with given statistics
-    (mean and inv_std float64 (C,), weight and bias (C,) or None; BatchNorm2d in eval mode): one
-    C++ pass each way."""
-
-    @staticmethod
-    def forward(ctx: Context, x, mean, inv_std, weight, bias):
-        x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
-        weight, bias = _contiguous(weight), _contiguous(bias)
-        y = _core.channel_norm_apply(x3, mean, inv_std, weight, bias)
-        ctx.save_for_backward(x3, weight)
-        ctx.mean, ctx.inv_std, ctx.divisor = mean, inv_std, 1.0
-        ctx.has_bias = bias is not None
-        return y.reshape(x.shape)
-
-    @staticmethod
-    def backward(ctx: Context, g):
-        dx, dweight, dbias = _channel_grads(ctx, g, False)
-        return dx, None, None, dweight, dbias
-
-
-def _contiguous(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.ascontiguousarray(a)
-
-
-def _channel_grads(ctx: Context, g: np.ndarray, batch_stats: bool) -> tuple:
-    """(dx, dweight, dbias) of ChannelNorm / ChannelAffine (None where not wanted)."""
-    x3, weight = ctx.saved_tensors
-    dy = np.ascontiguousarray(g).reshape(x3.shape)
-    dx, dweight, dbias = _core.channel_norm_backward(
-        x3, dy, ctx.mean, ctx.inv_std, weight, batch_stats, ctx.divisor, ctx.needs_input_grad[0]
-    )
-    return (
-        None if dx is None else dx.reshape(g.shape),
-        None if weight is None else dweight,
-        dbias if ctx.has_bias else None,
-    )
+def kernel_dtypes(x: Tensor, *params: Tensor | None) -> bool:
+    """Whether ChannelNorm can take `params` (weight, bias) with x: each None or of x's dtype (the
+    generic ops promote mixed dtypes as NumPy does; the kernel takes one dtype)."""
+    return all(p is None or p.dtype == x.dtype for p in params)
 
 
 def _per_channel(value: Tensor | None, x: Tensor) -> bool:
     """Whether `value` (a norm weight or bias) is None or one x-dtype value per channel of a 4-D x,
     shaped (C, 1, 1) or (1, C, 1, 1): what ChannelNorm takes."""
-    if value is None:
-        return True
     c = x.shape[1]
-    return value.dtype == x.dtype and value.shape in ((c, 1, 1), (1, c, 1, 1))
+    return value is None or (kernel_dtypes(x, value) and value.shape in ((c, 1, 1), (1, c, 1, 1)))
 
 
 def _affine(value: Any, x: Tensor, name: str) -> Tensor | None:
@@ -188,7 +171,9 @@ def norm(
         c = x.shape[1]  # BatchNorm's dims: the C++ kernel, affine map included
         weight = None if weight is None else weight.reshape(c)
         bias = None if bias is None else bias.reshape(c)
-        return ChannelNorm.apply(x, weight, bias, float(eps), float(divisor), None, oper="norm")
+        return ChannelNorm.apply(
+            x, weight, bias, float(eps), float(divisor), None, None, oper="norm"
+        )
     out = Normalize.apply(x, axes, float(eps), float(divisor), oper="norm")
     if weight is not None:
         out = mul(out, weight)

@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _ops, _settings
-from .._ops.normalization import ChannelAffine, ChannelNorm
+from .._ops.normalization import ChannelNorm, kernel_dtypes
 from .._tensor import Tensor
 from ._init import check_size, filled_parameter, real_arg
 from .module import Module, new_buffer
@@ -188,9 +188,7 @@ class BatchNorm2d(Module):
         if x._values.dtype.kind != "f":
             raise TypeError(f"BatchNorm2d: expected a float32 or float64 tensor, got {x.dtype}")
         c = self.num_features
-        # The C++ kernels (ChannelNorm, ChannelAffine) where the parameters have x's dtype; else
-        # the generic ops, which promote as NumPy does.
-        kernel = all(p is None or p.dtype == x.dtype for p in (self.weight, self.bias))
+        kernel = kernel_dtypes(x, self.weight, self.bias)  # the C++ kernel (ChannelNorm)
         weight = None if self.weight is None else self.weight.reshape(c, 1, 1)
         bias = None if self.bias is None else self.bias.reshape(c, 1, 1)
         if self.training:
@@ -203,7 +201,7 @@ class BatchNorm2d(Module):
             if kernel:
                 stats: dict = {}
                 y = ChannelNorm.apply(
-                    x, self.weight, self.bias, self.eps, float(count), stats, oper="norm"
+                    x, self.weight, self.bias, self.eps, float(count), stats, None, oper="norm"
                 )
                 mean, var = stats["mean"], stats["var"]
             else:
@@ -217,8 +215,8 @@ class BatchNorm2d(Module):
             return y
         scale = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
         if kernel:
-            mean64 = self.running_mean.astype(np.float64)
-            return ChannelAffine.apply(x, mean64, scale, self.weight, self.bias, oper="norm")
+            fixed = (self.running_mean.astype(np.float64), scale)
+            return ChannelNorm.apply(x, self.weight, self.bias, 0.0, 1.0, None, fixed, oper="norm")
         mean = Tensor(self.running_mean.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
         inv_std = Tensor(scale.reshape(c, 1, 1), comp_grad=False, dtype=x.dtype)
         y = (x - mean) * inv_std
