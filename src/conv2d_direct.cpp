@@ -77,7 +77,14 @@ namespace {
 
 bool direct_shape(const Conv2dGeometry& g) {
     const std::int64_t og = g.out_channels / g.groups, depth = g.weight_channels * g.kh * g.kw;
-    return g.sh == 1 && g.sw == 1 && !g.pointwise() && og > 0 && depth > 0 && g.out_pixels() > 0;
+    // The padded image the direct forms copy x into (the constructor's sizes, in double so that
+    // nothing overflows): past 2^40 values they are never worth building.
+    const double wp = std::max(double(g.width) + double(std::max(g.pad_left, g.pad_right)),
+                               double(g.out_width));
+    const double padded =
+        (double(g.height) + double(g.pad_top) + double(g.pad_bottom)) * wp * double(g.channels);
+    return g.sh == 1 && g.sw == 1 && !g.pointwise() && og > 0 && depth > 0 &&
+           g.out_pixels() > 0 && padded <= 0x1p40;
 }
 
 // Whether `computed` columns for every output pixel cost less than gathering them (the model at

@@ -304,6 +304,21 @@ def test_empty_image_inside_padding(dtype, channels, image, pads, rng):
     np.testing.assert_allclose(w.grad, np.full(w.shape, 0.5 * y.size / 3), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("channels, pad, dilation", [(1, 2**31, 2**32), (16, 2**61, 2**62)])
+def test_paddings_past_the_direct_forms(dtype, channels, pad, dilation):
+    # A 2x2 kernel dilated across a padding of ~2^32 (and ~2^62) around a 1x1 image: one output,
+    # every tap on padding. float32 stride 1 sized its direct forms' padded image first and
+    # refused the call with "sizes overflow int64" instead of taking the general path.
+    x = sg.Tensor(np.ones((1, channels, 1, 1)), dtype=dtype, requires_grad=True)
+    w = sg.Tensor(np.full((1, channels, 2, 2), 0.5), dtype=dtype, requires_grad=True)
+    y = sg.conv2d(x, w, padding=pad, dilation=dilation, pad_value=3.0)
+    np.testing.assert_array_equal(y.values, np.full((1, 1, 1, 1), 3.0 * 0.5 * 4 * channels))
+    y.backward()
+    np.testing.assert_array_equal(w.grad, np.full(w.shape, 3.0))
+    np.testing.assert_array_equal(x.grad, np.zeros(x.shape))
+
+
 def test_constant_pad_value_matches_numpy_pad(rng):
     x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
     y = sg.conv2d(x, w, padding=2, pad_value=3.0)

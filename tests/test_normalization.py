@@ -116,6 +116,27 @@ def test_batchnorm_dims_run_the_channel_kernel(dtype, rng):
         np.testing.assert_allclose(np.swapaxes(leaf.grad, 2, 3) / scale, dx_ref / scale, **tol)
 
 
+def test_channel_kernel_takes_lists_and_tuples(rng):
+    # A list or tuple argument becomes a new array inside the binding; the kernel must read that
+    # array, not freed memory (weight read bias's values, and the statistics garbage, before).
+    from simplegrad import _core
+
+    x = rng.standard_normal((4, 3, 50))
+    w, b = [2.0, 3.0, 4.0], (6.0, 7.0, 8.0)
+    y, mean, _, inv_std = _core.channel_norm_forward(x, w, b, 1e-5, 200.0)
+    y_ref, dx_ref, dw_ref, db_ref = _channel_reference(
+        x[..., None], np.array(w)[:, None, None], np.array(b)[None, :, None, None],
+        np.ones((4, 3, 50, 1)), 1e-5)
+    np.testing.assert_allclose(y, y_ref[..., 0], rtol=1e-10, atol=1e-10)
+    applied = _core.channel_norm_apply(x, list(mean), tuple(inv_std), w, b)
+    np.testing.assert_allclose(applied, y_ref[..., 0], rtol=1e-10, atol=1e-10)
+    dx, dw, db = _core.channel_norm_backward(x, np.ones_like(x), list(mean), list(inv_std), w,
+                                             True, 200.0, True)
+    np.testing.assert_allclose(dx, dx_ref[..., 0], atol=1e-10)
+    np.testing.assert_allclose(dw, dw_ref.ravel(), atol=1e-10)
+    np.testing.assert_allclose(db, db_ref.ravel(), rtol=1e-12)
+
+
 def test_channel_kernel_refuses_bad_arguments():
     from simplegrad import _core
 

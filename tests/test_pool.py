@@ -233,3 +233,18 @@ def test_pools_over_a_window_area_past_int64(dtype, size, kernel, padding):
     np.testing.assert_allclose(x.grad, np.full(values.shape, 1.0 / area), rtol=1e-6)
     peak = sg.max_pool2d(sg.Tensor(values, dtype=dtype), kernel, padding=padding)
     assert peak.shape == (1, 1, 1, 1) and peak.values[0, 0, 0, 0] == values.max()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel_rows, padding", [(2**30, 2**29), (2**31 + 1, 2**30)])
+def test_max_pool_argmax_of_windows_past_int32_taps(dtype, kernel_rows, padding):
+    # Windows of kernel_rows x 4 taps (more than an int32 counts) over a 1x4 row: every window
+    # holds the whole row, so its maximum, 5 at column 1, takes each window's gradient. The
+    # interior path's float32 tap ids wrapped (the gradient dropped, or refused as out of range).
+    values = np.array([[[[0.0, 5.0, 1.0, 2.0]]]])
+    x = sg.Tensor(values, dtype=dtype, requires_grad=True)
+    y = sg.max_pool2d(x, (kernel_rows, 4), stride=1, pad_width=(padding, padding, 0, 0))
+    windows = 2 * padding + 1 - kernel_rows + 1
+    np.testing.assert_array_equal(y.values.ravel(), np.full(windows, 5.0))
+    y.backward()
+    np.testing.assert_array_equal(x.grad.ravel(), [0.0, windows, 0.0, 0.0])

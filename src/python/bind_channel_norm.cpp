@@ -29,14 +29,16 @@ Input input_of(const py::array& x) {
     return in;
 }
 
-// A per-channel array [C] of `dtype` (nullptr for None when `optional`).
+// A per-channel array [C] of `dtype` (nullptr for None when `optional`). `held` keeps the array
+// alive: a list or tuple becomes a new array, which the kernel reads after this returns.
 const void* channel_array(const py::object& value, const Input& in, DType dtype, const char* name,
-                          bool optional) {
+                          bool optional, py::array& held) {
     if (value.is_none()) {
         if (optional) return nullptr;
         throw py::type_error(std::string(kOp) + ": " + name + " is required");
     }
-    const auto a = py::cast<py::array>(value);
+    held = py::cast<py::array>(value);
+    const py::array& a = held;
     const void* data = checked_data(a, dtype, 1, kOp, name);
     if (a.shape(0) != in.shape.c)
         throw py::value_error(std::string(kOp) + ": " + name + " must have " +
@@ -58,8 +60,9 @@ T* as_mut(py::array& a) {
 py::tuple forward_py(const py::array& x, const py::object& weight, const py::object& bias,
                      double eps, double divisor) {
     const Input in = input_of(x);
-    const void* w = channel_array(weight, in, in.dtype, "weight", true);
-    const void* b = channel_array(bias, in, in.dtype, "bias", true);
+    py::array held_w, held_b;
+    const void* w = channel_array(weight, in, in.dtype, "weight", true, held_w);
+    const void* b = channel_array(bias, in, in.dtype, "bias", true, held_b);
     py::array y = allocate_array({in.shape.n, in.shape.c, in.shape.s}, in.dtype, kOp);
     py::array mean = allocate_array({in.shape.c}, DType::float64, kOp);  // statistics: double
     py::array var = allocate_array({in.shape.c}, DType::float64, kOp);
@@ -82,10 +85,11 @@ py::tuple forward_py(const py::array& x, const py::object& weight, const py::obj
 py::array apply_py(const py::array& x, const py::object& mean, const py::object& inv_std,
                    const py::object& weight, const py::object& bias) {
     const Input in = input_of(x);
-    const void* m = channel_array(mean, in, DType::float64, "mean", false);
-    const void* s = channel_array(inv_std, in, DType::float64, "inv_std", false);
-    const void* w = channel_array(weight, in, in.dtype, "weight", true);
-    const void* b = channel_array(bias, in, in.dtype, "bias", true);
+    py::array held_m, held_s, held_w, held_b;
+    const void* m = channel_array(mean, in, DType::float64, "mean", false, held_m);
+    const void* s = channel_array(inv_std, in, DType::float64, "inv_std", false, held_s);
+    const void* w = channel_array(weight, in, in.dtype, "weight", true, held_w);
+    const void* b = channel_array(bias, in, in.dtype, "bias", true, held_b);
     py::array y = allocate_array({in.shape.n, in.shape.c, in.shape.s}, in.dtype, kOp);
     {
         py::gil_scoped_release release;
@@ -107,9 +111,10 @@ py::tuple backward_py(const py::array& x, const py::array& dy, const py::object&
     const void* g = checked_data(dy, in.dtype, 3, kOp, "dy");
     if (shape_of(dy) != shape_of(x))
         throw py::value_error(std::string(kOp) + ": dy must have the shape of x");
-    const void* m = channel_array(mean, in, DType::float64, "mean", false);
-    const void* s = channel_array(inv_std, in, DType::float64, "inv_std", false);
-    const void* w = channel_array(weight, in, in.dtype, "weight", true);
+    py::array held_m, held_s, held_w;
+    const void* m = channel_array(mean, in, DType::float64, "mean", false, held_m);
+    const void* s = channel_array(inv_std, in, DType::float64, "inv_std", false, held_s);
+    const void* w = channel_array(weight, in, in.dtype, "weight", true, held_w);
     py::object dx_out = py::none();
     py::array dx;
     if (want_dx) {
