@@ -146,6 +146,12 @@ class Function:
                 raw.append(item)
                 needs.append(False)
                 parents.append(None)
+        if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
+            name = next(k for k, v in kwargs.items() if isinstance(v, Tensor))
+            raise TypeError(
+                f"{cls.__name__}.apply: the Tensor {name}= is given by keyword; pass Tensor "
+                "inputs positionally (keywords are settings: they get no gradient)"
+            )
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
@@ -239,9 +245,7 @@ def _check_saved(order: list) -> None:
 def _as_gradient(grad: Any, op: str) -> np.ndarray:
     if type(grad) is np.ndarray and grad.dtype.kind == "f":
         return grad
-    if isinstance(grad, Tensor):
-        grad = grad._values
-    grad = np.asarray(grad)
+    grad = as_array(grad, op)
     if grad.dtype.kind not in "fiu" and grad.dtype != np.bool_:
         raise TypeError(f"{op}: gradient must be numeric, got dtype {grad.dtype}")
     return grad
@@ -367,4 +371,4 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
 
 
 # Last, after every name _tensor uses from this module: _tensor imports this module at its top.
-from ._tensor import Tensor  # noqa: E402
+from ._tensor import Tensor, as_array  # noqa: E402

@@ -9,6 +9,13 @@ import numpy as np
 from . import _autograd, _memory, _settings
 
 
+# Why an op's result cannot be a parameter (optimizers and layers given tensors say so).
+NOT_A_LEAF = (
+    "is the result of an op (not a leaf), so backward gives it no gradient; make it a leaf "
+    "first, e.g. w = sg.Tensor(w.values)"
+)
+
+
 def resolve_alias(op: str, value: Any, alias: Any, name: str, alias_name: str) -> Any:
     """One value from two spellings of a keyword (`comp_grad`/`requires_grad`, `padding`/`pad_width`)."""
     if alias is None:
@@ -20,17 +27,29 @@ def resolve_alias(op: str, value: Any, alias: Any, name: str, alias_name: str) -
     return value
 
 
+def as_array(values: Any, op: str) -> np.ndarray:
+    """np.asarray(values) (a Tensor's own array), NumPy's refusal (ragged lists) named by `op`."""
+    if isinstance(values, Tensor):
+        return values._values
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise TypeError(f"{op}: cannot make an array of {type(values).__name__}: {error}") from None
+
+
 def _array_from(values: Any, dtype: Optional[str], op: str) -> np.ndarray:
     """`values` as a NumPy array of the requested (or inferred) simplegrad dtype, in a core buffer."""
     if isinstance(values, Tensor):
         source = values._values
     else:
-        try:
-            source = np.asarray(values)
-            if source.dtype.kind == "O" and (dtype is None or dtype in _settings.FLOAT_DTYPES):
-                source = np.asarray(values, dtype=np.float64)  # ints past int64, e.g. 2**70
-        except (ValueError, TypeError, OverflowError) as error:
-            raise TypeError(f"{op}: cannot make an array of {type(values).__name__}: {error}") from None
+        source = as_array(values, op)
+        if source.dtype.kind == "O" and (dtype is None or dtype in _settings.FLOAT_DTYPES):
+            try:  # ints past int64, e.g. 2**70
+                source = np.asarray(values, dtype=np.float64)
+            except (ValueError, TypeError, OverflowError) as error:
+                raise TypeError(
+                    f"{op}: cannot make an array of {type(values).__name__}: {error}"
+                ) from None
     if dtype is None:
         kind = source.dtype.kind
         if isinstance(values, Tensor) or (kind == "i" and isinstance(values, np.ndarray)):
@@ -154,7 +173,7 @@ class Tensor:
 
     @values.setter
     def values(self, new: Any) -> None:
-        array = np.asarray(new._values if isinstance(new, Tensor) else new)
+        array = as_array(new, "Tensor.values")
         if array.dtype.kind not in "fiub":
             raise TypeError(f"Tensor.values: cannot hold values of dtype {array.dtype} "
                             "(expected numbers)")
@@ -177,7 +196,7 @@ class Tensor:
         if new is None:
             self._grad = None
             return
-        array = np.asarray(new._values if isinstance(new, Tensor) else new)
+        array = as_array(new, "Tensor.grad")
         if array.shape != self._values.shape:
             raise ValueError(
                 f"Tensor.grad: expected shape {self._values.shape}, got {array.shape}"
@@ -331,6 +350,17 @@ class Tensor:
 
     def __float__(self) -> float:
         return float(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}": a one-element tensor formats as its value; others only as str()."""
+        if not spec:
+            return str(self)
+        if self._values.size != 1:
+            raise TypeError(
+                f"format: a format spec ({spec!r}) needs a one-element tensor, got shape "
+                f"{self.shape}"
+            )
+        return format(self._values.item(), spec)
 
     def __int__(self) -> int:
         return int(self.item())

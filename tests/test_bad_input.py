@@ -404,6 +404,22 @@ CASES = [
     ("pad-widths-disagree", lambda: sg.pad(sg.ones((2, 2)), 1, pad_width=2), ValueError, "pad"),
     ("device-cuda", lambda: sg.ones((2,), device="cuda:0"), RuntimeError, "ones|full"),
     ("device-unknown", lambda: sg.ones((2,), device="tpu"), ValueError, "ones|full|validate_device"),
+    # NumPy's own refusals, which surfaced unnamed before
+    ("less-no-broadcast", lambda: sg.ones((3, 4)) < sg.ones((3,)), ValueError, "less"),
+    ("equal-no-broadcast", lambda: sg.equal(sg.ones((3, 4)), np.ones(3)), ValueError, "equal"),
+    ("add-python-int-past-int32", lambda: sg.Tensor([1], dtype="int32") + 2**40, OverflowError,
+     "add"),
+    ("mul-python-int-past-int64", lambda: 2**64 * sg.Tensor([1], dtype="int64"), OverflowError,
+     "mul"),
+    ("add-python-int-past-float", lambda: sg.ones((1,)) + 2**2000, OverflowError, "add"),
+    ("sub-bools", lambda: sg.equal(sg.ones(2), 1) - sg.equal(sg.ones(2), 1), TypeError, "sub"),
+    ("neg-bools", lambda: -sg.equal(sg.ones(2), 1), TypeError, "neg"),
+    ("values-ragged", lambda: setattr(sg.ones((2,)), "values", [[1.0], [2.0, 3.0]]), TypeError,
+     "Tensor.values"),
+    ("grad-ragged", lambda: setattr(sg.ones((2,)), "grad", [[1.0], [2.0, 3.0]]), TypeError,
+     "Tensor.grad"),
+    ("backward-ragged", lambda: (sg.ones((2,)) * 2).backward([[1.0], [2.0, 3.0]]), TypeError,
+     "backward"),
 ]
 
 

@@ -219,3 +219,62 @@ def test_user_functions_are_checked(rng):
     w.values = np.zeros(3)
     out.backward()
     np.testing.assert_allclose(x.grad, before, rtol=1e-6)
+
+
+def test_augmented_operators_under_no_grad_update_in_place(rng):
+    # The manual SGD step of PyTorch code: under no_grad `w -= lr * w.grad` moves w itself (it
+    # rebound w to a new tensor with comp_grad=False before, and the next backward failed).
+    x, target = rng.standard_normal((8, 3)), rng.standard_normal((8, 1))
+    w0 = rng.standard_normal((3, 1))
+    w = sg.Tensor(w0, dtype="float64")
+    same, buffer = w, w.values
+    expected = w0.copy()
+    for _ in range(3):
+        loss = sg.sum((sg.Tensor(x, dtype="float64") @ w - target) ** 2)
+        loss.backward()
+        np.testing.assert_allclose(w.grad, 2 * x.T @ (x @ expected - target))
+        with sg.no_grad():
+            w -= 0.01 * w.grad
+            w *= 2.0
+            w /= 2.0
+            w += 0.0
+        expected -= 0.01 * 2 * x.T @ (x @ expected - target)
+        w.grad = None
+    assert w is same and w.values is buffer and w.is_leaf and w.comp_grad
+    np.testing.assert_allclose(w.values, expected, rtol=1e-12)
+
+
+def test_augmented_operators_while_recording_build_the_graph(rng):
+    # With a graph to record, `t += u` is `t = t + u`: a new tensor, the gradient flows through.
+    a = sg.Tensor(rng.standard_normal(3))
+    t = a * 2
+    before = t
+    t += a
+    assert t is not before and t.oper == "+"
+    sg.sum(t).backward()
+    np.testing.assert_allclose(a.grad, np.full(3, 3.0))
+    # Without gradients on either side, in place even while recording.
+    data = sg.Tensor([1.0, 2.0], comp_grad=False)
+    alias = data
+    data *= sg.Tensor([3.0, 3.0], comp_grad=False)
+    assert alias.values.tolist() == [3.0, 6.0]
+
+
+def test_augmented_operators_in_place_are_tracked_and_checked(xw):
+    x, w = xw
+    loss = sg.sum((x @ w) ** 2)
+    with sg.no_grad():
+        w -= 0.1
+    with pytest.raises(RuntimeError, match=CHANGED.format("MatMul")):
+        loss.backward()
+    ints = sg.Tensor([1, 2], dtype="int32")
+    with pytest.raises(TypeError, match="^imul: Cannot cast ufunc 'multiply' output"):
+        ints *= 0.5
+    with pytest.raises(TypeError, match="^itruediv: true division in place needs a float"):
+        ints /= 2
+    with pytest.raises(OverflowError, match="^iadd: Python integer 1099511627776 out of bounds"):
+        ints += 2**40
+    with sg.no_grad(), pytest.raises(ValueError, match=r"^isub: in place, the result's shape "
+                                                       r"\(2, 4, 3\) must be the tensor's \(4, 3\)"):
+        x -= sg.ones((2, 4, 3))
+    assert ints.values.tolist() == [1, 2]

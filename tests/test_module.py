@@ -72,6 +72,15 @@ def test_submodules_and_cycles():
     assert subs["inner.0"] is m.inner.modules[0]
     m.inner.parent = m  # a back reference must not loop
     assert len(m.parameters()) == 6
+    # Nor a dict or list that holds itself (the walk grew names without end before).
+    m.log = {"run": "a"}
+    m.log["self"] = m.log
+    m.history = [m.fc1.weight]
+    m.history.append(m.history)
+    assert list(m.parameters()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+                                    "inner.0.weight", "inner.0.bias"]
+    assert list(m.state_dict()) == list(m.parameters())
+    assert "history" not in repr(m) and len(sg.opt.SGD(m, lr=0.1).param_groups[0]["params"]) == 6
 
 
 def test_train_eval_modes_propagate():

@@ -404,3 +404,18 @@ def test_a_modules_integer_tensors_are_not_parameters_to_step():
     assert "positions" in model.state_dict()  # still saved with the model
     with pytest.raises(TypeError, match="^SGD: parameter '0' has dtype int64; only float"):
         sg.opt.SGD([model.positions])  # named explicitly: refused
+
+
+def test_results_of_ops_are_refused_as_parameters():
+    # w = sg.normal(...) * 0.1 is an op's result: backward never fills its grad (it flows on to
+    # the normal's leaf), so an optimizer stepping it would train nothing. Refused by name, as
+    # PyTorch refuses a non-leaf; the same for a layer given one as its weight.
+    w = sg.normal((4, 2)) * 0.1
+    with pytest.raises(ValueError, match="^SGD: parameter '1' is the result of an op"):
+        sg.opt.SGD([sg.zeros(2), w], lr=0.1)
+    with pytest.raises(ValueError, match="^Adam: parameter 'w' is the result of an op"):
+        sg.opt.Adam({"w": w})
+    with pytest.raises(ValueError, match="^Linear: the given tensor is the result of an op"):
+        sg.nn.Linear(2, 4, weight=w)
+    leaf = sg.Tensor(w.values)  # the message's way out
+    assert leaf.is_leaf and sg.opt.SGD([leaf], lr=0.1).param_groups[0]["params"]["0"] is leaf

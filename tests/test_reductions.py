@@ -206,3 +206,29 @@ def test_dims_as_ranges_arrays_and_repeats():
     assert sg.sum(x, range(2)).item() == sg.sum(x, np.array([0, 1])).item() == 12
     with pytest.raises(ValueError, match=r"^sum: repeated dim in \(0, 0\)"):
         sg.sum(sg.Tensor(3.0), (0, 0))  # a 0-d tensor too, as PyTorch
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+@pytest.mark.parametrize("dim, keepdims", [(None, True), (1, False), ((0, 2), True)])
+def test_int_and_bool_tensors_reduce_as_in_numpy(dtype, dim, keepdims, rng):
+    # Labels, counts and masks (sg.equal's accuracy): sums in int64, means in the default dtype,
+    # extrema in the tensor's dtype, none with a gradient; they were refused before.
+    values = rng.integers(-50, 50, (3, 4, 5)).astype(dtype)
+    x = sg.Tensor(values, dtype=dtype)
+    axis = dim if dim is not None else None
+    total = sg.sum(x, dim=dim, keepdims=keepdims)
+    assert total.dtype == "int64" and not total.comp_grad
+    np.testing.assert_array_equal(total.values, np.sum(values, axis=axis, dtype=np.int64,
+                                                       keepdims=keepdims))
+    mean = sg.mean(x, dim=dim, keepdims=keepdims)
+    assert mean.dtype == sg.get_default_dtype()
+    np.testing.assert_allclose(mean.values, np.mean(values, axis=axis, keepdims=keepdims),
+                               rtol=1e-7)
+    for name, ref in (("max", np.max), ("min", np.min)):
+        extreme = getattr(sg, name)(x, dim=dim, keepdims=keepdims)
+        assert extreme.dtype == dtype and not extreme.comp_grad
+        np.testing.assert_array_equal(extreme.values, ref(values, axis=axis, keepdims=keepdims))
+    if dtype != "bool":
+        np.testing.assert_array_equal(abs(x).values, np.abs(values))
+    with pytest.raises(ValueError, match="^max: cannot reduce an empty dimension"):
+        sg.max(sg.Tensor(np.zeros((0, 2), dtype), dtype=dtype), dim=0)

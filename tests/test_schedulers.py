@@ -198,6 +198,62 @@ def test_stacked_schedulers_multiply():
     assert opt.lr == pytest.approx(0.1 * (1 + math.cos(math.pi * 2 / 4)) / 2 / 10)
 
 
+@pytest.mark.parametrize("make, metrics", [
+    (lambda o: sg.sch.StepLR(o, step_size=2, gamma=0.5), None),
+    (lambda o: sg.sch.LinearLR(o, start_lr=0.01, end_lr=0.1, total_steps=6), None),
+    (lambda o: sg.sch.ExponentialLR(o, start_lr=0.1, gamma=0.9), None),  # endless: end_lr None
+    (lambda o: sg.sch.CosineAnnealingLR(o, T_0=3, T_mult=2, lr_min=0.001), None),
+    (lambda o: sg.sch.ReduceLROnPlateauLR(o, factor=0.5, patience=1, cooldown=1),
+     [3, 2, 2, 2, 2, 2, 1, 1, 1, 1]),
+])
+def test_resuming_from_state_dicts_continues_the_schedule(make, metrics, tmp_path):
+    # Stop after 4 steps, save optimizer and scheduler through sg.save, rebuild both as at the
+    # start (the scheduler's constructor sets its start lr), load, and go on: the lrs of the run
+    # without a stop. Before, a scheduler had no state_dict and started over.
+    def step(sched, i):
+        sched.step(metrics[i]) if metrics else sched.step()
+
+    opt = make_opt(0.1)
+    sched = make(opt)
+    whole = []
+    for i in range(10):
+        step(sched, i)
+        whole.append(opt.lr)
+    opt = make_opt(0.1)
+    sched = make(opt)
+    resumed = []
+    for i in range(4):
+        step(sched, i)
+        resumed.append(opt.lr)
+    sg.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp_path / "ckpt.npz")
+    saved = sg.load(tmp_path / "ckpt.npz")
+    opt = make_opt(0.1)
+    sched = make(opt)
+    opt.load_state_dict(saved["opt"])
+    sched.load_state_dict(saved["sched"])
+    assert type(sched.step_count) is int and sched.step_count == 4
+    for i in range(4, 10):
+        step(sched, i)
+        resumed.append(opt.lr)
+    assert resumed == whole
+
+
+def test_load_state_dict_checks_keys_and_kinds():
+    sched = sg.sch.ReduceLROnPlateauLR(make_opt(), factor=0.5)
+    state = sched.state_dict()
+    assert "optimizer" not in state and state["threshold_mode"] == "rel"
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateauLR.load_state_dict: the keys .*"
+                                         r"unknown \['gamma'\], missing \['best'\]"):
+        sched.load_state_dict({**{k: v for k, v in state.items() if k != "best"}, "gamma": 0.1})
+    for key, value in (("threshold_mode", 1.0), ("verbose", 1), ("patience", "2"),
+                       ("factor", math.nan)):
+        with pytest.raises(ValueError, match=f"^ReduceLROnPlateauLR.load_state_dict: {key} "):
+            sched.load_state_dict({**state, key: value})
+    with pytest.raises(TypeError, match="^StepLR.load_state_dict: expected a dict"):
+        sg.sch.StepLR(make_opt(), 2).load_state_dict([("step_count", 1)])
+    assert sched.num_bad_steps == 0 and sched.threshold_mode == "rel"  # nothing written
+
+
 def test_a_group_lr_over_a_zero_base_cannot_be_scaled():
     # With the base lr 0, a group's own lr 0.5 is no multiple of it: scaling the base would have
     # to guess (it used to set the group to the base's value, silently).

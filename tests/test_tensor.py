@@ -218,6 +218,19 @@ def test_repr_and_str():
     assert "grad:\nNone" in str(sg.Tensor([1.0]))
 
 
+def test_format_spec_on_one_element_tensors():
+    # f"{loss:.4f}" as with a 0-d PyTorch tensor (losses here are (1, 1)); the spec applies to
+    # the value as Python formats it. Without a spec, str(); a spec on many elements is refused.
+    loss = sg.mean(sg.Tensor([[0.125, 0.5]], dtype="float64"), keepdims=True)
+    assert f"loss {loss:.4f}" == "loss 0.3125" and f"{loss:>8.2e}" == "3.12e-01"
+    assert f"{sg.Tensor(7, dtype='int64'):03d}" == "007"
+    t = sg.Tensor([1.0, 2.0])
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError, match=r"^format: a format spec \('.2f'\) needs a one-element "
+                                        r"tensor, got shape \(2,\)"):
+        f"{t:.2f}"
+
+
 # ---- backward semantics --------------------------------------------------------------------------
 
 
@@ -386,6 +399,15 @@ def test_user_function(rng):
     y = Cube.apply(sg.Tensor([2.0]))
     assert y.oper == "Cube" and y.values.tolist() == [8.0]
     assert Cube.apply(sg.Tensor([2.0]), oper="cube").oper == "cube"
+
+
+def test_a_tensor_given_to_apply_by_keyword_is_refused():
+    # Keywords reach forward as they are (settings, like scale=); a Tensor there got no gradient
+    # (and forward a Tensor, not an array): refused by name instead.
+    a, b = sg.Tensor([1.0, 2.0]), sg.Tensor([3.0, 4.0])
+    assert ScaledAdd.apply(a, b, scale=2.0).values.tolist() == [5.0, 8.0]
+    with pytest.raises(TypeError, match="^ScaledAdd.apply: the Tensor b= is given by keyword"):
+        ScaledAdd.apply(a, b=b)
 
 
 @pytest.mark.parametrize("b_shape", [(4,), (1, 4), (3, 1), ()])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._tensor import Tensor
 from . import activations, arithmetic, combine, losses, math, normalization, reductions, shape
 from . import conv as _conv_ops
@@ -54,6 +56,10 @@ def _attach() -> None:
     T.__matmul__ = arithmetic.matmul
     T.__rmatmul__ = lambda self, other: arithmetic.matmul(other, self)
     T.__neg__ = arithmetic.neg
+    T.__iadd__ = arithmetic.in_place(np.add, "iadd")
+    T.__isub__ = arithmetic.in_place(np.subtract, "isub")
+    T.__imul__ = arithmetic.in_place(np.multiply, "imul")
+    T.__itruediv__ = arithmetic.in_place(np.divide, "itruediv")
     T.__lt__ = arithmetic.less
     T.__le__ = arithmetic.less_equal
     T.__gt__ = arithmetic.greater

@@ -139,14 +139,20 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple:
     return () if ndim == 0 else tuple(sorted(out))
 
 
+def tensor_input(x: Any, op: str, like: Optional[Tensor] = None) -> Tensor:
+    """`x` as a Tensor: an array or number takes the dtype of `like` (the op's Tensor operand)
+    where given, as in binary ops."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, int, float, np.generic)):
+        return as_tensor(x, like)
+    raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+
+
 def float_input(x: Any, op: str, like: Optional[Tensor] = None) -> Tensor:
-    """`x` as a Tensor, checking it holds floats (differentiable ops need them). An array or
-    number takes the dtype of `like` (the op's Tensor operand) where given, as in binary ops."""
-    if not isinstance(x, Tensor):
-        if isinstance(x, (np.ndarray, list, tuple, int, float, np.generic)):
-            x = as_tensor(x, like)
-        else:
-            raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    """`x` as a Tensor (`tensor_input`), checking it holds floats (differentiable ops need
+    them)."""
+    x = tensor_input(x, op, like)
     if x._values.dtype.kind != "f":
         raise TypeError(f"{op}: expected a float32 or float64 tensor, got {x.dtype}")
     return x

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _memory
 from .._autograd import Context, Function
-from .._settings import get_default_dtype
+from .._settings import get_comp_grad, get_default_dtype
 from ._util import Tensor, empty, operand, operands, result_dtype
 from ._util import operand as operand  # re-exported for _ops/__init__
 
@@ -26,23 +26,34 @@ _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "power": "pow"}
 
 
-def _broadcast(ufunc, a_shape: tuple, b_shape: tuple) -> tuple:
+def _broadcast(op: str, a_shape: tuple, b_shape: tuple) -> tuple:
     try:
         return np.broadcast_shapes(a_shape, b_shape)
     except ValueError:
-        op = _OP_NAMES.get(ufunc.__name__, ufunc.__name__)
         raise ValueError(f"{op}: shapes {a_shape} and {b_shape} do not broadcast") from None
 
 
+def _ufunc_into(ufunc, op: str, out: np.ndarray, *args: Any, casting: str = "same_kind") -> None:
+    """ufunc(*args, out=out), NumPy's refusals named by `op` (as OverflowError or TypeError): a
+    Python int past the dtype (or the float range), arithmetic NumPy refuses on bools, a result
+    `casting` does not allow into `out`."""
+    try:
+        ufunc(*args, out=out, casting=casting)
+    except (OverflowError, TypeError) as error:
+        kind = OverflowError if isinstance(error, OverflowError) else TypeError
+        raise kind(f"{op}: {error}") from None
+
+
 def _binary_out(ufunc, a, b) -> np.ndarray:
+    op = _OP_NAMES.get(ufunc.__name__, ufunc.__name__)
     if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
-        shape = a.shape if a.shape == b.shape else _broadcast(ufunc, a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else _broadcast(op, a.shape, b.shape)
         dtype = a.dtype if a.dtype == b.dtype else result_dtype(a, b)
     else:
-        shape = _broadcast(ufunc, np.shape(a), np.shape(b))
+        shape = _broadcast(op, np.shape(a), np.shape(b))
         dtype = result_dtype(a, b)
     out = empty(shape, dtype)
-    ufunc(a, b, out=out)
+    _ufunc_into(ufunc, op, out, a, b)
     return out
 
 
@@ -147,7 +158,7 @@ class Neg(Function):
     @staticmethod
     def forward(ctx: Context, a):
         out = empty(a.shape, a.dtype)
-        np.negative(a, out=out)
+        _ufunc_into(np.negative, "neg", out, a)
         return out
 
     @staticmethod
@@ -253,9 +264,47 @@ def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
     except OverflowError:  # an integer operand past an int tensor's dtype: NumPy's promotion
         a, b = (t if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
     av, bv = (t._values if isinstance(t, Tensor) else t for t in (a, b))
-    out = empty(np.broadcast_shapes(np.shape(av), np.shape(bv)), "bool")
-    ufunc(av, bv, out=out)
+    out = empty(_broadcast(op, np.shape(av), np.shape(bv)), "bool")
+    _ufunc_into(ufunc, op, out, av, bv)
     return Tensor._wrap(out, False)
+
+
+def in_place(ufunc, op: str):
+    """The method behind `t += other` (`-=`, `*=`, `/=`): with no graph to record (inside
+    `sg.no_grad()`, or neither operand takes gradients) t's own buffer is updated, as in PyTorch
+    (`w -= lr * w.grad` under no_grad moves w); it counts as an in-place write, so a graph that
+    saved t refuses backward. While a graph is recorded it returns NotImplemented, so Python
+    computes `t = t + other`, a new tensor in the graph.
+
+    Example:
+        >>> w = sg.Tensor([1.0, 2.0])
+        >>> with sg.no_grad():
+        ...     w -= 0.5
+        >>> w.values.tolist(), w.is_leaf
+        ([0.5, 1.5], True)
+    """
+
+    def method(self: Tensor, other: Any) -> Any:
+        if get_comp_grad() and (self.comp_grad or (isinstance(other, Tensor) and other.comp_grad)):
+            return NotImplemented
+        value = operand(other, self, op)
+        value = value._values if isinstance(value, Tensor) else value
+        target = self._values
+        shape = _broadcast(op, target.shape, np.shape(value))
+        if shape != target.shape:
+            raise ValueError(
+                f"{op}: in place, the result's shape {shape} must be the tensor's {target.shape}"
+            )
+        if not target.flags.writeable:
+            raise ValueError(f"{op}: the tensor's values are read-only")
+        if ufunc is np.divide and target.dtype.kind != "f":
+            raise TypeError(f"{op}: true division in place needs a float tensor, got {target.dtype}")
+        _memory.mark_written(target)
+        _ufunc_into(ufunc, op, target, target, value)  # int32 += 2**40, int64 *= 0.5: refused
+        return self
+
+    method.__name__ = f"__{op}__"
+    return method
 
 
 def add(a, b) -> Tensor:

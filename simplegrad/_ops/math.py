@@ -8,7 +8,7 @@ import numpy as np
 
 from .._autograd import Context, Function
 from .._memory import to_core
-from ._util import Tensor, empty, float_input, operands, result_dtype
+from ._util import Tensor, empty, float_input, operands, result_dtype, tensor_input
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "sin", "sqrt", "tan", "where"]
 
@@ -283,13 +283,19 @@ def sqrt(x: Tensor) -> Tensor:
 
 
 def abs(x: Tensor) -> Tensor:
-    """Absolute value, element-wise; the gradient at 0 is 0.
+    """Absolute value, element-wise; the gradient at 0 is 0. An int tensor gives ints (no
+    gradient).
 
     Shapes: any -> same.
     Example:
         >>> sg.abs(sg.Tensor([-2.0, 3.0])).values
         array([2., 3.], dtype=float32)
     """
+    x = tensor_input(x, "abs")
+    if x._values.dtype.kind in "iu":
+        out = empty(x.shape, x._values.dtype)
+        np.abs(x._values, out=out)  # (the most negative int stays itself, as in NumPy)
+        return Tensor._wrap(out, False)
     return Abs.apply(float_input(x, "abs"), oper="abs")
 
 

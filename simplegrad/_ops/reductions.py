@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from .._autograd import Context, Function
+from .._settings import get_default_dtype
 from .._sums import add_reduce, mean_of, variance_of
-from ._util import Tensor, empty, float_input, normalize_dims
+from ._util import Tensor, empty, float_input, normalize_dims, tensor_input
 
 __all__ = ["argmax", "argmin", "max", "mean", "min", "sum", "trace", "variance"]
 
@@ -17,6 +18,32 @@ def _reduced_shape(shape: tuple, dims: tuple, keepdims: bool) -> tuple:
     if keepdims:
         return tuple(1 if i in dims else n for i, n in enumerate(shape))
     return tuple(n for i, n in enumerate(shape) if i not in dims)
+
+
+def _of_counts(x: Tensor, dims: tuple, keepdims: bool, op: str) -> Tensor:
+    """sum, mean, max or min of an int or bool tensor (labels, counts, masks: no gradient), as
+    NumPy and PyTorch give them: sums in int64, means in the default dtype, extrema in x's dtype.
+
+    Example:
+        >>> hits = sg.equal(sg.Tensor([1, 2, 3]), sg.Tensor([1, 0, 3]))   # an accuracy
+        >>> sg.sum(hits).item(), round(sg.mean(hits).item(), 4)
+        (2, 0.6667)
+    """
+    values = x._values
+    if op in ("max", "min"):
+        if any(x.shape[d] == 0 for d in dims) or (x.size == 0 and not dims):
+            raise ValueError(f"{op}: cannot reduce an empty dimension of shape {x.shape}")
+        out = empty(_reduced_shape(x.shape, dims, keepdims), values.dtype)
+        (np.maximum if op == "max" else np.minimum).reduce(values, dims, out=out, keepdims=keepdims)
+        return Tensor._wrap(out, False)
+    out = empty(_reduced_shape(x.shape, dims, keepdims), "int64")
+    np.add.reduce(values, dims, dtype=np.int64, out=out, keepdims=keepdims)
+    if op == "sum":
+        return Tensor._wrap(out, False)
+    count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
+    mean = empty(out.shape, get_default_dtype())
+    np.divide(out, count, out=mean, casting="unsafe")  # (in float64, then rounded once)
+    return Tensor._wrap(mean, False)
 
 
 class Sum(Function):
@@ -41,32 +68,38 @@ class Sum(Function):
 
 
 def sum(x: Tensor, dim: Any = None, keepdims: bool = True) -> Tensor:  # noqa: A001
-    """Sum over `dim` (None: all; int or tuple), keeping reduced dims by default.
+    """Sum over `dim` (None: all; int or tuple), keeping reduced dims by default. An int or bool
+    tensor sums in int64 (no gradient), as in NumPy and PyTorch.
 
     Shapes: (2, 3) -> (1, 1) for dim=None; (2, 3) -> (2, 1) for dim=1.
     Example:
         >>> sg.sum(sg.ones((2, 3))).values
         array([[6.]], dtype=float32)
     """
-    x = float_input(x, "sum")
+    x = tensor_input(x, "sum")
     dims = normalize_dims(dim, x.ndim, "sum")
     keepdims = _check_keepdims(keepdims, "sum")
+    if x._values.dtype.kind != "f":
+        return _of_counts(x, dims, keepdims, "sum")
     return Sum.apply(x, dims, keepdims, 1, oper="sum")
 
 
 def mean(x: Tensor, dim: Any = None, keepdims: bool = True) -> Tensor:
-    """Mean over `dim` (None: all; int or tuple), keeping reduced dims by default.
+    """Mean over `dim` (None: all; int or tuple), keeping reduced dims by default. An int or
+    bool tensor's mean is in the default dtype (no gradient): `sg.mean(sg.equal(pred, labels))`.
 
     Example:
         >>> sg.mean(sg.Tensor([[1.0, 3.0]])).item()
         2.0
     """
-    x = float_input(x, "mean")
+    x = tensor_input(x, "mean")
     dims = normalize_dims(dim, x.ndim, "mean")
     keepdims = _check_keepdims(keepdims, "mean")
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
     if count == 0:
         raise ValueError(f"mean: cannot average over an empty dimension of shape {x.shape}")
+    if x._values.dtype.kind != "f":
+        return _of_counts(x, dims, keepdims, "mean")
     return Sum.apply(x, dims, keepdims, 1.0 / count, oper="mean")
 
 
@@ -167,9 +200,11 @@ def variance(x: Tensor, dim: Any = None, correction: int = 1, keepdims: bool = T
 
 
 def _extremum(x: Tensor, dim: Any, keepdims: bool, op: str, reduce) -> Tensor:
-    x = float_input(x, op)
+    x = tensor_input(x, op)
     dims = normalize_dims(dim, x.ndim, op)
     keepdims = _check_keepdims(keepdims, op)
+    if x._values.dtype.kind != "f":
+        return _of_counts(x, dims, keepdims, op)
     if any(x.shape[d] == 0 for d in dims) or (x.size == 0 and not dims):
         raise ValueError(f"{op}: cannot reduce an empty dimension of shape {x.shape}")
     return Extremum.apply(x, dims, keepdims, reduce, oper=op)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _memory, _settings
-from .._tensor import Tensor
+from .._tensor import NOT_A_LEAF, Tensor
 
 
 def uniform_parameter(shape: tuple, bound: float, dtype: str, label: Optional[str],
@@ -59,6 +59,8 @@ def given_parameter(value: Any, dtype: Optional[str], label: Optional[str], op: 
             raise TypeError(f"{op}: parameters must be float tensors, got {value.dtype}")
         if dtype is not None and _settings.check_dtype(dtype, op) != value.dtype:
             raise ValueError(f"{op}: dtype={dtype!r} but the given tensor is {value.dtype}")
+        if not value.is_leaf:
+            raise ValueError(f"{op}: the given tensor {NOT_A_LEAF}")
         return value
     if not isinstance(value, (np.ndarray, list, tuple)):
         raise TypeError(f"{op}: expected a Tensor or an array, got {type(value).__name__}")

@@ -61,8 +61,10 @@ class Module:
         for name, value in vars(self).items():
             yield ("" if name in self._unnamed_containers else name), value
 
-    def _walk(self, prefix: str, seen_modules: set) -> Iterator[Tuple[str, Any]]:
-        """Every Tensor and Module reachable from this module's attributes, with dotted names."""
+    def _walk(self, prefix: str, seen: set) -> Iterator[Tuple[str, Any]]:
+        """Every Tensor and Module reachable from this module's attributes, with dotted names.
+        `seen` holds the ids of the modules and containers walked: each is walked once (a dict
+        or list holding itself ends the walk there)."""
         stack = []
         for name, value in reversed(list(self._members())):
             stack.append((name, value))
@@ -71,12 +73,13 @@ class Module:
             full = f"{prefix}{name}" if name else prefix.rstrip(".")
             if isinstance(value, Tensor):
                 yield full, value
-            elif isinstance(value, Module):
-                if id(value) in seen_modules:
-                    continue
-                seen_modules.add(id(value))
+                continue
+            if not isinstance(value, (Module, list, tuple, dict)) or id(value) in seen:
+                continue
+            seen.add(id(value))
+            if isinstance(value, Module):
                 yield full, value
-                yield from value._walk(f"{full}." if full else "", seen_modules)
+                yield from value._walk(f"{full}." if full else "", seen)
             elif isinstance(value, (list, tuple)):
                 base = f"{name}." if name else ""
                 for i in reversed(range(len(value))):
@@ -203,9 +206,15 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        return self._repr(set())
+
+    def _repr(self, outer: set) -> str:
+        """The repr, inside the modules whose ids are in `outer` (a back reference to one of them
+        is not shown again)."""
+        outer = outer | {id(self)}
         children: List[Tuple[str, Module]] = []  # the outermost modules: attributes, list items
         taken = set()
-        for name, value in self._walk("", {id(self)}):  # (a module comes before its own members)
+        for name, value in self._walk("", set(outer)):  # (a module comes before its own members)
             if isinstance(value, Module):
                 parts = name.split(".")
                 if not any(".".join(parts[:i]) in taken for i in range(1, len(parts))):
@@ -216,7 +225,8 @@ class Module:
             return head + ")"
         lines = [head]
         for name, child in children:
-            text = repr(child).replace("\n", "\n  ")
+            own = type(child).__repr__ is not Module.__repr__  # a subclass's own repr is used
+            text = (repr(child) if own else child._repr(outer)).replace("\n", "\n  ")
             lines.append(f"  ({name}): {text}")
         return "\n".join(lines) + "\n)"
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _memory
 from .._settings import FLOAT_DTYPES
-from .._tensor import Tensor
+from .._tensor import NOT_A_LEAF, Tensor
 
 __all__ = ["Optimizer"]
 
@@ -197,6 +197,8 @@ class Optimizer:
                     f"{op}: parameter '{name}' has dtype {tensor.dtype}; only float "
                     "tensors can be optimised"
                 )
+            if not tensor.is_leaf:
+                raise ValueError(f"{op}: parameter '{name}' {NOT_A_LEAF}")
             out[str(name)] = tensor
         if not out:
             raise ValueError(f"{op}: param group {index} has no parameters")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 
@@ -92,6 +92,55 @@ class Scheduler:
 
     def step(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The schedule's state, for `load_state_dict`: every attribute but the optimizer (as
+        PyTorch's schedulers give), None values left out so that `sg.save` can write it.
+
+        Example:
+            >>> sg.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, "ckpt.npz")
+        """
+        return {k: v for k, v in vars(self).items() if k != "optimizer" and v is not None}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restores a `state_dict()` (as `sg.load` returns it too): the next `step()` continues
+        the saved schedule. The optimizer's lr is not touched: restore it with the optimizer's
+        own `load_state_dict`.
+
+        Raises:
+            ValueError: a key this scheduler lacks, one it needs missing, or a value of another
+            kind (number, bool, string) than its own.
+
+        Example:
+            >>> ckpt = sg.load("ckpt.npz")
+            >>> opt.load_state_dict(ckpt["opt"]); sched.load_state_dict(ckpt["sched"])
+        """
+        from ..optimizers.base import _scalar
+
+        op = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{op}: expected a dict from state_dict(), got {type(state).__name__}")
+        own = {k: v for k, v in vars(self).items() if k != "optimizer"}
+        unknown = sorted(set(state) - set(own))
+        missing = sorted(k for k, v in own.items() if v is not None and k not in state)
+        if unknown or missing:
+            raise ValueError(
+                f"{op}: the keys do not match this scheduler's: unknown {unknown}, "
+                f"missing {missing}"
+            )
+        restored = {}
+        for key, value in state.items():
+            value, current = _scalar(value), own[key]
+            if isinstance(current, (bool, str)) or isinstance(value, (bool, str)):
+                ok = type(value) is type(current)
+            else:  # a number (or None: end_lr of an endless schedule)
+                ok = isinstance(value, (int, float)) and not math.isnan(value)
+            if not ok:
+                raise ValueError(f"{op}: {key} must be like {current!r}, got {value!r}")
+            if type(current) is int and float(value).is_integer():
+                value = int(value)
+            restored[key] = value
+        vars(self).update(restored)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.optimizer.lr:g}, step_count={self.step_count})"
