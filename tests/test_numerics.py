@@ -4,6 +4,7 @@ every differentiable op agrees with the float64 one to a stated relative toleran
 from __future__ import annotations
 
 import zlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -215,6 +216,19 @@ def test_the_divisors_gradient_at_extreme_magnitudes(dtype, value):
     a, b = sg.Tensor([value], dtype=dtype), sg.Tensor([value], dtype=dtype, comp_grad=True)
     (a / b).backward()
     np.testing.assert_allclose(b.grad, [-1 / value], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, a, b, g", [("float32", 1e-20, 1e-20, 1e-26),
+                                            ("float32", 1e30, 1e20, 1e10),
+                                            ("float64", 1e-200, 1e-200, 1e-130)])
+def test_the_divisors_gradient_with_a_seed_at_extreme_magnitudes(dtype, a, b, g):
+    # -g a / b^2, each factor in range: g * a under- or overflows the dtype (0 or -inf before),
+    # g * ((a / b) / b) does not. Reference: exact rational arithmetic on the rounded inputs.
+    a, b, g = (float(np.array(v, dtype)) for v in (a, b, g))
+    a_t, b_t = sg.Tensor([a], dtype=dtype), sg.Tensor([b], dtype=dtype, comp_grad=True)
+    (a_t / b_t).backward(np.array([g], dtype))
+    exact = float(-Fraction(g) * Fraction(a) / Fraction(b) ** 2)
+    np.testing.assert_allclose(b_t.grad, [exact], rtol=1e-6)
 
 
 @pytest.mark.parametrize("scale, eps", [(1e15, 1e-5), (1e-15, 0.0)])

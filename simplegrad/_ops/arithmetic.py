@@ -114,9 +114,11 @@ class Div(Function):
         ga = _binary_out(np.divide, g, b) if ctx.needs_input_grad[0] else None
         gb = None
         if ctx.needs_input_grad[1]:
-            gb = _binary_out(np.multiply, g, a)  # -(g a / b) / b: b * b would overflow or
-            np.divide(gb, b, out=gb)  # underflow long before the gradient does (as PyTorch)
-            np.divide(gb, b, out=gb)
+            # -g ((a / b) / b), in PyTorch's order: b * b, or g * a, would overflow or
+            # underflow long before the gradient does
+            quotient = _binary_out(np.divide, a, b)
+            np.divide(quotient, b, out=quotient)
+            gb = _binary_out(np.multiply, g, quotient)
             np.negative(gb, out=gb)
         return ga, gb
 
