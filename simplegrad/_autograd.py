@@ -146,11 +146,12 @@ class Function:
                 raw.append(item)
                 needs.append(False)
                 parents.append(None)
-        if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
-            name = next(k for k, v in kwargs.items() if isinstance(v, Tensor))
+        if kwargs and record and any(isinstance(v, Tensor) and v.comp_grad
+                                     for v in kwargs.values()):
+            name = next(k for k, v in kwargs.items() if isinstance(v, Tensor) and v.comp_grad)
             raise TypeError(
-                f"{cls.__name__}.apply: the Tensor {name}= is given by keyword; pass Tensor "
-                "inputs positionally (keywords are settings: they get no gradient)"
+                f"{cls.__name__}.apply: the Tensor {name}= takes gradients but is given by "
+                "keyword; pass it positionally (keywords are settings: they get no gradient)"
             )
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)

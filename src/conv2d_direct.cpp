@@ -77,14 +77,17 @@ namespace {
 
 bool direct_shape(const Conv2dGeometry& g) {
     const std::int64_t og = g.out_channels / g.groups, depth = g.weight_channels * g.kh * g.kw;
-    // The padded image the direct forms copy x into (the constructor's sizes, in double so that
-    // nothing overflows): past 2^40 values they are never worth building.
+    // The padded image the direct forms copy each image into (the constructor's sizes, in double
+    // so that nothing overflows): more than 4x the image and its output, past a 4 MB allowance,
+    // is padding the general path never stores (huge paddings, which dilated kernels span).
     const double wp = std::max(double(g.width) + double(std::max(g.pad_left, g.pad_right)),
                                double(g.out_width));
     const double padded =
         (double(g.height) + double(g.pad_top) + double(g.pad_bottom)) * wp * double(g.channels);
+    const double image = double(g.channels) * double(g.height) * double(g.width) +
+                         double(g.out_channels) * double(g.out_pixels());
     return g.sh == 1 && g.sw == 1 && !g.pointwise() && og > 0 && depth > 0 &&
-           g.out_pixels() > 0 && padded <= 0x1p40;
+           g.out_pixels() > 0 && padded <= 4.0 * image + 0x1p20;
 }
 
 // Whether `computed` columns for every output pixel cost less than gathering them (the model at

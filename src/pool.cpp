@@ -176,9 +176,9 @@ void max_forward_impl(const T* x, const Pool2dGeometry& g, T* out, std::int64_t*
     if (out == nullptr || (x == nullptr && h * w != 0))
         throw std::invalid_argument("max_pool2d: null data pointer");
     const std::int64_t window = saturating_mul(g.kh, g.kw);
-    // The interior rows record tap ids as wide as T: windows of more taps than an int32 holds
-    // (float32) take the per-window path for every column.
-    const bool ids_fit = window <= std::int64_t(std::numeric_limits<TapId<T>>::max());
+    // The interior rows record tap ids as wide as T: windows of as many taps as an int32 (float32)
+    // or int64 holds (or more: `window` saturates) take the per-window path for every column.
+    const bool ids_fit = window < std::int64_t(std::numeric_limits<TapId<T>>::max());
     const TapRange cols = argmax && !ids_fit ? TapRange{0, 0} : interior_columns(g);
     int threads = threads_for(saturating_mul(planes * oh * ow, window));
     // Per-thread tap ids of one output row, allocated here: nothing may throw in the parallel region.

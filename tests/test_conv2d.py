@@ -319,6 +319,21 @@ def test_paddings_past_the_direct_forms(dtype, channels, pad, dilation):
     np.testing.assert_array_equal(x.grad, np.zeros(x.shape))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_padding_far_larger_than_the_image_takes_the_general_path(dtype):
+    # A 1x4 image padded by 2^32 rows above and below, a (2, 1) kernel dilated by 2^33 rows: 4
+    # outputs, every tap on padding (3 * 0.5 * 2). float32's direct forms would copy the image
+    # into a 128 GiB padded one (refused with std::bad_alloc before); the general path stores
+    # no padding.
+    x = sg.Tensor(np.ones((1, 1, 1, 4)), dtype=dtype, requires_grad=True)
+    w = sg.Tensor(np.full((1, 1, 2, 1), 0.5), dtype=dtype, requires_grad=True)
+    y = sg.conv2d(x, w, padding=(2**32, 2**32, 0, 0), dilation=(2**33, 1), pad_value=3.0)
+    np.testing.assert_array_equal(y.values, np.full((1, 1, 1, 4), 3.0))
+    y.backward()
+    np.testing.assert_array_equal(w.grad, np.full((1, 1, 2, 1), 12.0))
+    np.testing.assert_array_equal(x.grad, np.zeros((1, 1, 1, 4)))
+
+
 def test_constant_pad_value_matches_numpy_pad(rng):
     x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
     y = sg.conv2d(x, w, padding=2, pad_value=3.0)

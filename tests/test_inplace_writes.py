@@ -278,3 +278,28 @@ def test_augmented_operators_in_place_are_tracked_and_checked(xw):
                                                        r"\(2, 4, 3\) must be the tensor's \(4, 3\)"):
         x -= sg.ones((2, 4, 3))
     assert ints.values.tolist() == [1, 2]
+
+
+def test_in_place_operators_refused_write_nothing_and_keep_bools(xw):
+    # A refused `t += v` leaves t and its write count alone (a graph that saved t still runs),
+    # a Python bool keeps a mask a mask, and `**=` is in place too.
+    x, w = xw
+    loss = sg.sum((x @ w) ** 2)
+    before = w.values.copy()
+    with sg.no_grad(), pytest.raises(OverflowError, match="^iadd: "):
+        w += 2**2000
+    np.testing.assert_array_equal(w.values, before)
+    loss.backward()
+    np.testing.assert_allclose(w.grad, matmul_grads(x.values, w.values)[1], rtol=1e-5)
+    mask = sg.equal(sg.Tensor([1.0, 2.0]), 1.0)
+    mask *= True
+    mask += False
+    assert mask.dtype == "bool" and mask.values.tolist() == [True, False]
+    squares = sg.Tensor([2.0, 3.0])
+    same = squares
+    with sg.no_grad():
+        squares **= 2
+    assert squares is same and squares.comp_grad and squares.values.tolist() == [4.0, 9.0]
+    ints = sg.Tensor([2, 3], dtype="int64")
+    with pytest.raises(ValueError, match="^ipow: Integers to negative integer powers"):
+        ints **= -1

@@ -419,3 +419,27 @@ def test_results_of_ops_are_refused_as_parameters():
         sg.nn.Linear(2, 4, weight=w)
     leaf = sg.Tensor(w.values)  # the message's way out
     assert leaf.is_leaf and sg.opt.SGD([leaf], lr=0.1).param_groups[0]["params"]["0"] is leaf
+
+
+def test_a_modules_kept_activations_are_not_parameters_to_step():
+    # A module that keeps a result of forward (self.hidden) holds a non-leaf tensor: given the
+    # module, the optimizer steps its leaves and leaves the activation alone (it refused the
+    # whole module for a while); the same tensor given by name is refused.
+    class Keeps(sg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = sg.nn.Linear(3, 2)
+
+        def forward(self, x):
+            self.hidden = self.fc(x)
+            return self.hidden
+
+    model = Keeps()
+    sg.sum(model(sg.ones((4, 3)))).backward()
+    opt = sg.opt.SGD(model, lr=0.1)
+    assert sorted(opt.param_groups[0]["params"]) == ["fc.bias", "fc.weight"]
+    before = model.fc.weight.values.copy()
+    opt.step()
+    np.testing.assert_allclose(model.fc.weight.values, before - 0.1 * model.fc.weight.grad)
+    with pytest.raises(ValueError, match="^SGD: parameter 'hidden' is the result of an op"):
+        sg.opt.SGD({"hidden": model.hidden}, lr=0.1)

@@ -248,3 +248,18 @@ def test_max_pool_argmax_of_windows_past_int32_taps(dtype, kernel_rows, padding)
     np.testing.assert_array_equal(y.values.ravel(), np.full(windows, 5.0))
     y.backward()
     np.testing.assert_array_equal(x.grad.ravel(), [0.0, windows, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_argmax_of_a_window_past_int64_taps(dtype):
+    # One window of (2^40 - 1) x (2^23 + 1) taps over a row of 2^23 + 1 values (maximum 5 at
+    # column 1), the row being its last tap row: the tap id passes 2^63, which float64's int64
+    # ids cannot count (its gradient was lost).
+    width = 2**23 + 1
+    values = np.zeros((1, 1, 1, width))
+    values[0, 0, 0, 1] = 5.0
+    x = sg.Tensor(values, dtype=dtype, requires_grad=True)
+    y = sg.max_pool2d(x, (2**40 - 1, width), stride=1, pad_width=(2**40 - 2, 0, 0, 0))
+    assert y.shape == (1, 1, 1, 1) and y.values.item() == 5.0
+    y.backward()
+    assert np.flatnonzero(x.grad).tolist() == [1] and x.grad[0, 0, 0, 1] == 1.0

@@ -232,3 +232,10 @@ def test_int_and_bool_tensors_reduce_as_in_numpy(dtype, dim, keepdims, rng):
         np.testing.assert_array_equal(abs(x).values, np.abs(values))
     with pytest.raises(ValueError, match="^max: cannot reduce an empty dimension"):
         sg.max(sg.Tensor(np.zeros((0, 2), dtype), dtype=dtype), dim=0)
+
+
+def test_the_mean_of_large_int64_values_does_not_wrap():
+    # The sum in int64 would wrap to -2^63; NumPy's mean sums ints in float64.
+    big = sg.Tensor([2**62, 2**62], dtype="int64")
+    assert sg.mean(big).item() == pytest.approx(2.0**62)
+    assert sg.sum(big).item() == np.sum(np.array([2**62, 2**62]))  # (wraps, as NumPy's)

@@ -406,8 +406,14 @@ def test_a_tensor_given_to_apply_by_keyword_is_refused():
     # (and forward a Tensor, not an array): refused by name instead.
     a, b = sg.Tensor([1.0, 2.0]), sg.Tensor([3.0, 4.0])
     assert ScaledAdd.apply(a, b, scale=2.0).values.tolist() == [5.0, 8.0]
-    with pytest.raises(TypeError, match="^ScaledAdd.apply: the Tensor b= is given by keyword"):
+    with pytest.raises(TypeError, match="^ScaledAdd.apply: the Tensor b= takes gradients but "
+                                        "is given by keyword"):
         ScaledAdd.apply(a, b=b)
+    # One that takes none (a mask, a constant) loses nothing: it reaches forward as it is.
+    constant = sg.Tensor([3.0, 4.0], comp_grad=False)
+    assert ScaledAdd.apply(a, b=constant).values.tolist() == [4.0, 6.0]
+    with sg.no_grad():
+        assert ScaledAdd.apply(a, b=b).values.tolist() == [4.0, 6.0]
 
 
 @pytest.mark.parametrize("b_shape", [(4,), (1, 4), (3, 1), ()])

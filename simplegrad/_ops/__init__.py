@@ -60,6 +60,7 @@ def _attach() -> None:
     T.__isub__ = arithmetic.in_place(np.subtract, "isub")
     T.__imul__ = arithmetic.in_place(np.multiply, "imul")
     T.__itruediv__ = arithmetic.in_place(np.divide, "itruediv")
+    T.__ipow__ = arithmetic.in_place(np.power, "ipow")
     T.__lt__ = arithmetic.less
     T.__le__ = arithmetic.less_equal
     T.__gt__ = arithmetic.greater

@@ -26,34 +26,38 @@ _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "power": "pow"}
 
 
-def _broadcast(op: str, a_shape: tuple, b_shape: tuple) -> tuple:
+def _broadcast(op: Any, a_shape: tuple, b_shape: tuple) -> tuple:
+    """np.broadcast_shapes, refused by `op` (a name, or a ufunc whose name tells it)."""
     try:
         return np.broadcast_shapes(a_shape, b_shape)
     except ValueError:
-        raise ValueError(f"{op}: shapes {a_shape} and {b_shape} do not broadcast") from None
+        name = _op_name(op)
+        raise ValueError(f"{name}: shapes {a_shape} and {b_shape} do not broadcast") from None
 
 
-def _ufunc_into(ufunc, op: str, out: np.ndarray, *args: Any, casting: str = "same_kind") -> None:
-    """ufunc(*args, out=out), NumPy's refusals named by `op` (as OverflowError or TypeError): a
-    Python int past the dtype (or the float range), arithmetic NumPy refuses on bools, a result
-    `casting` does not allow into `out`."""
-    try:
-        ufunc(*args, out=out, casting=casting)
-    except (OverflowError, TypeError) as error:
-        kind = OverflowError if isinstance(error, OverflowError) else TypeError
-        raise kind(f"{op}: {error}") from None
+def _op_name(op: Any) -> str:
+    return op if isinstance(op, str) else _OP_NAMES.get(op.__name__, op.__name__)
+
+
+def _refused(op: Any, error: Exception) -> Exception:
+    """NumPy's refusal inside a ufunc (a Python int past the dtype or the float range, bool
+    arithmetic, a cast `out` does not allow) as the same kind of error, named by `op`."""
+    kind = next(k for k in (OverflowError, ValueError, TypeError) if isinstance(error, k))
+    return kind(f"{_op_name(op)}: {error}")
 
 
 def _binary_out(ufunc, a, b) -> np.ndarray:
-    op = _OP_NAMES.get(ufunc.__name__, ufunc.__name__)
     if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
-        shape = a.shape if a.shape == b.shape else _broadcast(op, a.shape, b.shape)
+        shape = a.shape if a.shape == b.shape else _broadcast(ufunc, a.shape, b.shape)
         dtype = a.dtype if a.dtype == b.dtype else result_dtype(a, b)
     else:
-        shape = _broadcast(op, np.shape(a), np.shape(b))
+        shape = _broadcast(ufunc, np.shape(a), np.shape(b))
         dtype = result_dtype(a, b)
     out = empty(shape, dtype)
-    _ufunc_into(ufunc, op, out, a, b)
+    try:
+        ufunc(a, b, out=out)
+    except (OverflowError, TypeError) as error:
+        raise _refused(ufunc, error) from None
     return out
 
 
@@ -116,9 +120,12 @@ class Div(Function):
         if ctx.needs_input_grad[1]:
             # -g ((a / b) / b), in PyTorch's order: b * b, or g * a, would overflow or
             # underflow long before the gradient does
-            quotient = _binary_out(np.divide, a, b)
-            np.divide(quotient, b, out=quotient)
-            gb = _binary_out(np.multiply, g, quotient)
+            gb = _binary_out(np.divide, a, b)
+            np.divide(gb, b, out=gb)
+            if gb.dtype == g.dtype:  # (the output's shape, as g's)
+                np.multiply(gb, g, out=gb)
+            else:
+                gb = _binary_out(np.multiply, g, gb)
             np.negative(gb, out=gb)
         return ga, gb
 
@@ -160,7 +167,10 @@ class Neg(Function):
     @staticmethod
     def forward(ctx: Context, a):
         out = empty(a.shape, a.dtype)
-        _ufunc_into(np.negative, "neg", out, a)
+        try:
+            np.negative(a, out=out)
+        except TypeError as error:  # bools
+            raise _refused("neg", error) from None
         return out
 
     @staticmethod
@@ -267,12 +277,15 @@ def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
         a, b = (t if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
     av, bv = (t._values if isinstance(t, Tensor) else t for t in (a, b))
     out = empty(_broadcast(op, np.shape(av), np.shape(bv)), "bool")
-    _ufunc_into(ufunc, op, out, av, bv)
+    try:
+        ufunc(av, bv, out=out)
+    except (OverflowError, TypeError) as error:
+        raise _refused(op, error) from None
     return Tensor._wrap(out, False)
 
 
 def in_place(ufunc, op: str):
-    """The method behind `t += other` (`-=`, `*=`, `/=`): with no graph to record (inside
+    """The method behind `t += other` (`-=`, `*=`, `/=`, `**=`): with no graph to record (inside
     `sg.no_grad()`, or neither operand takes gradients) t's own buffer is updated, as in PyTorch
     (`w -= lr * w.grad` under no_grad moves w); it counts as an in-place write, so a graph that
     saved t refuses backward. While a graph is recorded it returns NotImplemented, so Python
@@ -289,7 +302,8 @@ def in_place(ufunc, op: str):
     def method(self: Tensor, other: Any) -> Any:
         if get_comp_grad() and (self.comp_grad or (isinstance(other, Tensor) and other.comp_grad)):
             return NotImplemented
-        value = operand(other, self, op)
+        # (a Python bool stays one: `mask *= True` keeps the mask's dtype, as in NumPy)
+        value = other if isinstance(other, bool) else operand(other, self, op)
         value = value._values if isinstance(value, Tensor) else value
         target = self._values
         shape = _broadcast(op, target.shape, np.shape(value))
@@ -301,8 +315,11 @@ def in_place(ufunc, op: str):
             raise ValueError(f"{op}: the tensor's values are read-only")
         if ufunc is np.divide and target.dtype.kind != "f":
             raise TypeError(f"{op}: true division in place needs a float tensor, got {target.dtype}")
-        _memory.mark_written(target)
-        _ufunc_into(ufunc, op, target, target, value)  # int32 += 2**40, int64 *= 0.5: refused
+        try:  # int32 += 2**40, int64 *= 0.5, ints **= -1: refused before anything is written
+            ufunc(target, value, out=target)
+        except (OverflowError, TypeError, ValueError) as error:
+            raise _refused(op, error) from None
+        _memory.mark_written(target)  # a graph that saved t now refuses backward
         return self
 
     method.__name__ = f"__{op}__"

@@ -22,7 +22,8 @@ def _reduced_shape(shape: tuple, dims: tuple, keepdims: bool) -> tuple:
 
 def _of_counts(x: Tensor, dims: tuple, keepdims: bool, op: str) -> Tensor:
     """sum, mean, max or min of an int or bool tensor (labels, counts, masks: no gradient), as
-    NumPy and PyTorch give them: sums in int64, means in the default dtype, extrema in x's dtype.
+    NumPy and PyTorch give them: sums in int64, means summed in float64 (no wrap-around) and
+    given in the default dtype, extrema in x's dtype.
 
     Example:
         >>> hits = sg.equal(sg.Tensor([1, 2, 3]), sg.Tensor([1, 0, 3]))   # an accuracy
@@ -36,13 +37,15 @@ def _of_counts(x: Tensor, dims: tuple, keepdims: bool, op: str) -> Tensor:
         out = empty(_reduced_shape(x.shape, dims, keepdims), values.dtype)
         (np.maximum if op == "max" else np.minimum).reduce(values, dims, out=out, keepdims=keepdims)
         return Tensor._wrap(out, False)
-    out = empty(_reduced_shape(x.shape, dims, keepdims), "int64")
-    np.add.reduce(values, dims, dtype=np.int64, out=out, keepdims=keepdims)
+    shape = _reduced_shape(x.shape, dims, keepdims)
     if op == "sum":
+        out = empty(shape, "int64")
+        np.add.reduce(values, dims, dtype=np.int64, out=out, keepdims=keepdims)
         return Tensor._wrap(out, False)
+    total = np.add.reduce(values, dims, dtype=np.float64, keepdims=keepdims)  # as NumPy's mean
     count = int(np.prod([x.shape[d] for d in dims])) if dims else 1
-    mean = empty(out.shape, get_default_dtype())
-    np.divide(out, count, out=mean, casting="unsafe")  # (in float64, then rounded once)
+    mean = empty(shape, get_default_dtype())
+    np.divide(total, count, out=mean, casting="unsafe")  # (in float64, then rounded once)
     return Tensor._wrap(mean, False)
 
 

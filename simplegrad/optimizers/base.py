@@ -170,9 +170,11 @@ class Optimizer:
         op = self._op
         if isinstance(params, Module):
             # A module's integer and bool tensors (indices, masks, counters) have no gradient: they
-            # are state to save with it, not parameters to step. Given by name, they are refused.
+            # are state to save with it, not parameters to step; nor are results of ops it keeps
+            # (an activation stored by forward). Given by name, both are refused.
             items = [
-                (name, t) for name, t in params.parameters().items() if t.dtype in FLOAT_DTYPES
+                (name, t) for name, t in params.parameters().items()
+                if t.dtype in FLOAT_DTYPES and t.is_leaf
             ]
         elif isinstance(params, dict):
             items = list(params.items())

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 
@@ -51,6 +53,16 @@ Conv2dGeometry geometry_of(const std::vector<std::int64_t>& x_shape,
     return g;
 }
 
+// Runs `call`, naming conv2d when its work area (im2col blocks, padded images) cannot be had.
+template <typename F>
+void work_area_of_conv2d(const F& call) {
+    try {
+        call();
+    } catch (const std::bad_alloc&) {
+        throw std::length_error("conv2d: out of memory for the work area");
+    }
+}
+
 template <typename T>
 py::array forward(const py::array& x, const py::array& w, const py::object& bias, Pair stride,
                   Quad padding, Pair dilation, std::int64_t groups, double pad_value, DType dtype) {
@@ -71,7 +83,7 @@ py::array forward(const py::array& x, const py::array& w, const py::object& bias
     T* yp = static_cast<T*>(y.mutable_data());
     {
         py::gil_scoped_release release;
-        conv2d_forward(g, xp, wp, bp, T(pad_value), yp);
+        work_area_of_conv2d([&] { conv2d_forward(g, xp, wp, bp, T(pad_value), yp); });
     }
     return y;
 }
@@ -105,7 +117,7 @@ py::tuple backward(const py::array& x, const py::array& w, const py::array& dy, 
     }
     {
         py::gil_scoped_release release;
-        conv2d_backward(g, xp, wp, dyp, T(pad_value), dxp, dwp, dbp);
+        work_area_of_conv2d([&] { conv2d_backward(g, xp, wp, dyp, T(pad_value), dxp, dwp, dbp); });
     }
     return py::make_tuple(dx, dw, db);
 }
