@@ -146,13 +146,8 @@ class Function:
                 raw.append(item)
                 needs.append(False)
                 parents.append(None)
-        if kwargs and record and any(isinstance(v, Tensor) and v.comp_grad
-                                     for v in kwargs.values()):
-            name = next(k for k, v in kwargs.items() if isinstance(v, Tensor) and v.comp_grad)
-            raise TypeError(
-                f"{cls.__name__}.apply: the Tensor {name}= takes gradients but is given by "
-                "keyword; pass it positionally (keywords are settings: they get no gradient)"
-            )
+        if kwargs and any(isinstance(v, Tensor) for v in kwargs.values()):
+            kwargs = _keyword_arrays(cls, kwargs, record)
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
@@ -177,6 +172,19 @@ class Function:
             result._node = Node(cls, ctx, inputs, tuple(positions), tuple(parents), out)
             result.oper = oper or cls.__name__
         return result
+
+
+def _keyword_arrays(cls: type, kwargs: dict, record: bool) -> dict:
+    """A Function's keyword settings with Tensors given as their arrays, as positional inputs
+    are (so that save_for_backward tracks them); a keyword Tensor that takes gradients is
+    refused: keywords get none."""
+    for name, value in kwargs.items():
+        if record and isinstance(value, Tensor) and value.comp_grad:
+            raise TypeError(
+                f"{cls.__name__}.apply: the Tensor {name}= takes gradients but is given by "
+                "keyword; pass it positionally (keywords are settings: they get no gradient)"
+            )
+    return {k: (v._values if isinstance(v, Tensor) else v) for k, v in kwargs.items()}
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

@@ -409,12 +409,17 @@ def _rebuild(values: np.ndarray, grad: Optional[np.ndarray], comp_grad: bool, la
 
 def as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
     """`value` as a Tensor: Tensors pass through; numbers and arrays take `like`'s dtype if it is a
-    float, or if both are integers (bools count as integers: int64 + True stays int64)."""
+    float, or if both are integers (bools count as integers: int64 + True stays int64), or both
+    bools (mask * True stays a mask, as in NumPy and PyTorch)."""
     if isinstance(value, Tensor):
         return value
     dtype = None
     if like is not None:
         kind = like._values.dtype.kind
-        if kind == "f" or (kind in "iu" and np.asarray(value).dtype.kind in "iub"):
+        if kind == "f":
             dtype = like.dtype
+        elif kind in "iub":
+            other = as_array(value, "Tensor").dtype.kind
+            if (kind in "iu" and other in "iub") or kind == other == "b":
+                dtype = like.dtype
     return Tensor(value, comp_grad=False, dtype=dtype)

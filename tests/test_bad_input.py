@@ -420,6 +420,10 @@ CASES = [
      "Tensor.grad"),
     ("backward-ragged", lambda: (sg.ones((2,)) * 2).backward([[1.0], [2.0, 3.0]]), TypeError,
      "backward"),
+    ("add-ragged-operand", lambda: sg.add(sg.ones((2,)), [[1.0], [2.0, 3.0]]), TypeError, "add"),
+    ("div-ints-no-broadcast", lambda: sg.Tensor([1, 2], dtype="int64") / sg.Tensor([1, 2, 3],
+                                                                            dtype="int64"),
+     ValueError, "div"),
 ]
 
 

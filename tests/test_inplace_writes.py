@@ -293,8 +293,10 @@ def test_in_place_operators_refused_write_nothing_and_keep_bools(xw):
     np.testing.assert_allclose(w.grad, matmul_grads(x.values, w.values)[1], rtol=1e-5)
     mask = sg.equal(sg.Tensor([1.0, 2.0]), 1.0)
     mask *= True
-    mask += False
+    mask += np.False_
+    mask *= np.array([True, True])
     assert mask.dtype == "bool" and mask.values.tolist() == [True, False]
+    assert (mask * True).dtype == "bool" and (mask + np.array([False, True])).dtype == "bool"
     squares = sg.Tensor([2.0, 3.0])
     same = squares
     with sg.no_grad():
@@ -303,3 +305,16 @@ def test_in_place_operators_refused_write_nothing_and_keep_bools(xw):
     ints = sg.Tensor([2, 3], dtype="int64")
     with pytest.raises(ValueError, match="^ipow: Integers to negative integer powers"):
         ints **= -1
+    # A refusal midway through the elements (NumPy wrote the first) still counts as a write.
+    x = sg.Tensor([1.0, 1.0, 1.0])
+    counts = sg.Tensor([2, 3, 4], dtype="int64")
+    kept = sg.sum(x * counts)
+    with pytest.raises(ValueError, match="^ipow: Integers to negative integer powers"):
+        counts **= np.array([2, -1, 2])
+    assert counts.values.tolist()[0] == 4
+    with pytest.raises(RuntimeError, match=CHANGED.format("Mul")):
+        kept.backward()
+    # np.errstate's raise is named too, and counted.
+    w = sg.Tensor([1e38, 1.0], comp_grad=False)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="^imul: "):
+        w *= 10.0

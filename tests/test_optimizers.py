@@ -422,9 +422,10 @@ def test_results_of_ops_are_refused_as_parameters():
 
 
 def test_a_modules_kept_activations_are_not_parameters_to_step():
-    # A module that keeps a result of forward (self.hidden) holds a non-leaf tensor: given the
-    # module, the optimizer steps its leaves and leaves the activation alone (it refused the
-    # whole module for a while); the same tensor given by name is refused.
+    # A module that keeps a result of forward (self.hidden), or a weight made as normal * 0.1,
+    # holds a non-leaf tensor: given the module, the optimizer steps its leaves and skips the
+    # other with a warning naming it (it refused the whole module for a while); the same tensor
+    # given by name is refused.
     class Keeps(sg.nn.Module):
         def __init__(self):
             super().__init__()
@@ -436,10 +437,16 @@ def test_a_modules_kept_activations_are_not_parameters_to_step():
 
     model = Keeps()
     sg.sum(model(sg.ones((4, 3)))).backward()
-    opt = sg.opt.SGD(model, lr=0.1)
+    with pytest.warns(UserWarning, match="^SGD: skipping 'hidden': it is the result of an op") as w:
+        opt = sg.opt.SGD(model, lr=0.1)
+    assert w[0].filename == __file__  # the line that made the optimizer
     assert sorted(opt.param_groups[0]["params"]) == ["fc.bias", "fc.weight"]
     before = model.fc.weight.values.copy()
     opt.step()
     np.testing.assert_allclose(model.fc.weight.values, before - 0.1 * model.fc.weight.grad)
     with pytest.raises(ValueError, match="^SGD: parameter 'hidden' is the result of an op"):
         sg.opt.SGD({"hidden": model.hidden}, lr=0.1)
+    del model.hidden
+    model.fc.weight = sg.normal((2, 3)) * 0.1
+    with pytest.warns(UserWarning, match="^AdamW: skipping 'fc.weight'"):
+        assert list(sg.opt.AdamW(model).param_groups[0]["params"]) == ["fc.bias"]

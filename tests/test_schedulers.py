@@ -210,21 +210,19 @@ def test_resuming_from_state_dicts_continues_the_schedule(make, metrics, tmp_pat
     # Stop after 4 steps, save optimizer and scheduler through sg.save, rebuild both as at the
     # start (the scheduler's constructor sets its start lr), load, and go on: the lrs of the run
     # without a stop. Before, a scheduler had no state_dict and started over.
-    def step(sched, i):
-        sched.step(metrics[i]) if metrics else sched.step()
+    def steps(opt, sched, start, stop):
+        """The lrs after steps start..stop-1."""
+        lrs = []
+        for i in range(start, stop):
+            sched.step(metrics[i]) if metrics else sched.step()
+            lrs.append(opt.lr)
+        return lrs
 
     opt = make_opt(0.1)
-    sched = make(opt)
-    whole = []
-    for i in range(10):
-        step(sched, i)
-        whole.append(opt.lr)
+    whole = steps(opt, make(opt), 0, 10)
     opt = make_opt(0.1)
     sched = make(opt)
-    resumed = []
-    for i in range(4):
-        step(sched, i)
-        resumed.append(opt.lr)
+    resumed = steps(opt, sched, 0, 4)
     sg.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp_path / "ckpt.npz")
     saved = sg.load(tmp_path / "ckpt.npz")
     opt = make_opt(0.1)
@@ -232,10 +230,7 @@ def test_resuming_from_state_dicts_continues_the_schedule(make, metrics, tmp_pat
     opt.load_state_dict(saved["opt"])
     sched.load_state_dict(saved["sched"])
     assert type(sched.step_count) is int and sched.step_count == 4
-    for i in range(4, 10):
-        step(sched, i)
-        resumed.append(opt.lr)
-    assert resumed == whole
+    assert resumed + steps(opt, sched, 4, 10) == whole
 
 
 def test_load_state_dict_checks_keys_and_kinds():

@@ -409,9 +409,29 @@ def test_a_tensor_given_to_apply_by_keyword_is_refused():
     with pytest.raises(TypeError, match="^ScaledAdd.apply: the Tensor b= takes gradients but "
                                         "is given by keyword"):
         ScaledAdd.apply(a, b=b)
-    # One that takes none (a mask, a constant) loses nothing: it reaches forward as it is.
+    # One that takes none (a mask, a constant) loses nothing: it reaches forward as its array,
+    # as positional inputs do (so that save_for_backward tracks writes into it).
     constant = sg.Tensor([3.0, 4.0], comp_grad=False)
     assert ScaledAdd.apply(a, b=constant).values.tolist() == [4.0, 6.0]
+    seen = []
+
+    class Masked(sg.Function):
+        @staticmethod
+        def forward(ctx, x, mask=None):
+            seen.append(type(mask))
+            ctx.save_for_backward(mask)
+            return x * mask
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.saved_tensors[0]
+
+    x = sg.Tensor([1.0, 2.0], comp_grad=True)
+    y = Masked.apply(x, mask=constant)
+    assert seen == [np.ndarray]
+    constant.values = [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="^backward: an array of shape .* that 'Masked' saved"):
+        sg.sum(y).backward()
     with sg.no_grad():
         assert ScaledAdd.apply(a, b=b).values.tolist() == [4.0, 6.0]
 

@@ -47,6 +47,8 @@ def operand(value: Any, like: Tensor, op: str = "Tensor") -> Any:
         except OverflowError as error:  # an integer operand past an int tensor's dtype (which it
             # takes): raised, as for a Python int, instead of wrapping around
             raise OverflowError(f"{op}: the operand's {str(error).partition(': ')[2]}") from None
+        except TypeError as error:  # a ragged list: Tensor's message, named by this op
+            raise TypeError(f"{op}: the operand: {str(error).partition(': ')[2]}") from None
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__} for a Tensor op")
 
 

@@ -41,8 +41,10 @@ def _op_name(op: Any) -> str:
 
 def _refused(op: Any, error: Exception) -> Exception:
     """NumPy's refusal inside a ufunc (a Python int past the dtype or the float range, bool
-    arithmetic, a cast `out` does not allow) as the same kind of error, named by `op`."""
-    kind = next(k for k in (OverflowError, ValueError, TypeError) if isinstance(error, k))
+    arithmetic, a cast `out` does not allow, np.errstate's raise) as the same kind of error,
+    named by `op`."""
+    kinds = (FloatingPointError, OverflowError, ValueError, TypeError)
+    kind = next(k for k in kinds if isinstance(error, k))
     return kind(f"{_op_name(op)}: {error}")
 
 
@@ -56,7 +58,7 @@ def _binary_out(ufunc, a, b) -> np.ndarray:
     out = empty(shape, dtype)
     try:
         ufunc(a, b, out=out)
-    except (OverflowError, TypeError) as error:
+    except (ArithmeticError, TypeError) as error:
         raise _refused(ufunc, error) from None
     return out
 
@@ -107,7 +109,7 @@ class Div(Function):
     def forward(ctx: Context, a, b):
         ctx.save_for_backward(_needed(ctx, a, b)[0], b)  # b: both gradients divide by it
         if result_dtype(a, b).kind != "f":  # true division of integers gives floats (as PyTorch)
-            out = empty(np.broadcast_shapes(np.shape(a), np.shape(b)), get_default_dtype())
+            out = empty(_broadcast("div", np.shape(a), np.shape(b)), get_default_dtype())
             np.divide(a, b, out=out)
             return out
         return _binary_out(np.divide, a, b)
@@ -302,8 +304,7 @@ def in_place(ufunc, op: str):
     def method(self: Tensor, other: Any) -> Any:
         if get_comp_grad() and (self.comp_grad or (isinstance(other, Tensor) and other.comp_grad)):
             return NotImplemented
-        # (a Python bool stays one: `mask *= True` keeps the mask's dtype, as in NumPy)
-        value = other if isinstance(other, bool) else operand(other, self, op)
+        value = operand(other, self, op)
         value = value._values if isinstance(value, Tensor) else value
         target = self._values
         shape = _broadcast(op, target.shape, np.shape(value))
@@ -315,11 +316,17 @@ def in_place(ufunc, op: str):
             raise ValueError(f"{op}: the tensor's values are read-only")
         if ufunc is np.divide and target.dtype.kind != "f":
             raise TypeError(f"{op}: true division in place needs a float tensor, got {target.dtype}")
-        try:  # int32 += 2**40, int64 *= 0.5, ints **= -1: refused before anything is written
-            ufunc(target, value, out=target)
-        except (OverflowError, TypeError, ValueError) as error:
+        probe = np.empty(0, target.dtype)  # the dtypes' refusals (int64 *= 0.5, int32 += 2**40)
+        try:  # on no elements: before anything is written or counted
+            ufunc(probe, np.empty(0, value.dtype) if isinstance(value, np.ndarray) else value,
+                  out=probe)
+        except (ArithmeticError, TypeError, ValueError) as error:
             raise _refused(op, error) from None
-        _memory.mark_written(target)  # a graph that saved t now refuses backward
+        _memory.mark_written(target)  # first: a refusal midway (ints **= -1) has written some
+        try:
+            ufunc(target, value, out=target)
+        except (ArithmeticError, TypeError, ValueError) as error:
+            raise _refused(op, error) from None
         return self
 
     method.__name__ = f"__{op}__"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
@@ -33,6 +36,16 @@ def _is_number(value: Any) -> bool:
 def _non_negative(value: Any) -> bool:
     """Whether `value` is a finite number >= 0 (a learning rate, a decay, ...; not NaN or inf)."""
     return _is_number(value) and math.isfinite(value) and value >= 0
+
+
+def _caller_level() -> int:
+    """The `stacklevel` for a warnings.warn in the function calling this that points at the first
+    caller outside simplegrad (the line that made the optimizer, through any subclass)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _scalar(value: Any) -> Any:
@@ -170,12 +183,19 @@ class Optimizer:
         op = self._op
         if isinstance(params, Module):
             # A module's integer and bool tensors (indices, masks, counters) have no gradient: they
-            # are state to save with it, not parameters to step; nor are results of ops it keeps
-            # (an activation stored by forward). Given by name, both are refused.
-            items = [
-                (name, t) for name, t in params.parameters().items()
-                if t.dtype in FLOAT_DTYPES and t.is_leaf
-            ]
+            # are state to save with it, not parameters to step. Nor are results of ops it keeps:
+            # an activation stored by forward, or a weight made as sg.normal(...) * 0.1, which
+            # never gets a gradient; skipped with a warning that names them. Given by name, both
+            # kinds are refused.
+            items = []
+            for name, t in params.parameters().items():
+                if t.dtype not in FLOAT_DTYPES:
+                    continue
+                if not t.is_leaf:
+                    warnings.warn(f"{op}: skipping '{name}': it {NOT_A_LEAF}",
+                                  stacklevel=_caller_level())
+                    continue
+                items.append((name, t))
         elif isinstance(params, dict):
             items = list(params.items())
         elif isinstance(params, Tensor):
