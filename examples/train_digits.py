@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import math
 import os
 import struct
 import sys
@@ -37,22 +38,31 @@ def read_idx(path: str) -> np.ndarray:
         ValueError: the file is not IDX or its size does not match its header.
     """
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
-        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"read_idx: {path} is truncated in its header")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(IDX_TYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
+    with opener(path, "rb") as f:  # the header first: a bad file is refused before its data
+        magic = f.read(4)
+        if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
+            raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number)")
+        ndim = magic[3]
+        dims = f.read(4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise ValueError(f"read_idx: {path} is truncated in its header")
+        shape = struct.unpack(f">{ndim}I", dims)
+        dtype = np.dtype(IDX_TYPES[magic[2]])
+        expected = math.prod(shape) * dtype.itemsize  # (Python ints: no wrap-around)
+        chunks, size = [], 0  # read in pieces: a header claiming terabytes allocates nothing
+        while size <= expected:
+            chunk = f.read(min(1 << 24, expected + 1 - size))  # (one byte more: a longer file)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    if len(data) != expected:
         raise ValueError(
-            f"read_idx: {path} holds {len(data) - header} data bytes, its header says {expected}"
+            f"read_idx: {path} holds {'more than ' if len(data) > expected else ''}"
+            f"{min(len(data), expected)} data bytes, its header says {expected}"
         )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(directory: str, name: str) -> str:

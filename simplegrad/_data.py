@@ -135,17 +135,25 @@ class DataLoader:
         return _collate([dataset[int(i)] for i in indices], "the samples")
 
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        order = _settings.rng().permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
-            indices = order[b * self.batch_size : (b + 1) * self.batch_size]
+        n, size = len(self.dataset), self.batch_size
+        order = _settings.rng().permutation(n) if self.shuffle else None
+        for b in range(len(self)):  # (in order, each batch's indices alone: a lazy dataset of
+            # 10^8 samples needs no index array)
+            start, stop = b * size, min((b + 1) * size, n)
+            indices = order[start:stop] if order is not None else np.arange(start, stop)
             yield _to_tensors(self._gather(indices))
 
 
 def _collate(samples: list, what: str) -> Any:
-    """One batch from `samples`: tuples part by part, dicts key by key, anything else stacked
-    into one array (B, ...)."""
+    """One batch from `samples`: tuples part by part, dicts key by key, strings as a list (file
+    names, captions: as PyTorch's default_collate), anything else stacked into one array
+    (B, ...)."""
     first = samples[0]
+    strings = sum(isinstance(s, str) for s in samples)
+    if strings:
+        if strings < len(samples):
+            raise ValueError(f"DataLoader: {what} of one batch mix strings and other values")
+        return list(samples)
     if isinstance(first, tuple):
         if any(not isinstance(s, tuple) or len(s) != len(first) for s in samples):
             raise ValueError(f"DataLoader: {what} of one batch are not tuples of one length")
@@ -173,7 +181,10 @@ def _collate(samples: list, what: str) -> Any:
 
 
 def _to_tensors(batch: Any) -> Any:
-    """The arrays of a collated batch as Tensors, in the same tuples and dicts."""
+    """The arrays of a collated batch as Tensors, in the same tuples and dicts (lists of strings
+    as they are)."""
+    if isinstance(batch, list):
+        return batch
     if isinstance(batch, tuple):
         return tuple(_to_tensors(part) for part in batch)
     if isinstance(batch, dict):

@@ -26,12 +26,12 @@ def npz_path(path: Any, op: str) -> str:
         'model.npz'
     """
     try:
-        path = os.fspath(path)
+        path = os.fsdecode(path)  # (bytes as the file system encodes names)
     except TypeError:
         raise TypeError(
             f"{op}: path must be a str or os.PathLike, got {type(path).__name__}"
         ) from None
-    return path if str(path).endswith(".npz") else f"{path}.npz"
+    return path if path.endswith(".npz") else f"{path}.npz"
 
 
 def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
@@ -49,7 +49,7 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
         >>> arrays = read_npz("model.npz", "file")
     """
     with_suffix = npz_path(path, "load")
-    as_given = os.fspath(path)
+    as_given = os.fsdecode(path)
     # The name `save` writes (".npz" added) first; else the path as given when it names a file
     # (a checkpoint renamed "ckpt.pt").
     path = with_suffix
@@ -76,8 +76,11 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
         listed, recorded = len(data.zip.infolist()), _recorded_entries(path)
         if recorded is not None and recorded != listed:
             raise not_ours(f"its directory lists {listed} members, its end record {recorded}")
-        try:
-            arrays = {key: data[key] for key in data.files}
+        try:  # by member name: NumPy's lookup by key takes "x.npy" for the member of "x"
+            arrays = {
+                name[: -len(".npy")] if name.endswith(".npy") else name: data[name]
+                for name in data.zip.namelist()
+            }
         except damaged as error:
             raise not_ours(error) from None
         except MemoryError as error:  # a header claiming a huge shape
@@ -111,8 +114,11 @@ def _flatten(obj: Any, prefix: str, out: Dict[str, np.ndarray]) -> None:
         for key, value in obj.items():
             if not isinstance(key, str):
                 raise TypeError(f"save: keys must be strings, got {key!r}")
-            if _SEP in key or key.startswith("["):
-                raise ValueError(f"save: key {key!r} may not contain '{_SEP}' or start with '['")
+            if _SEP in key or key.startswith("[") or not key or "\0" in key:
+                raise ValueError(
+                    f"save: key {key!r} may not be empty, contain '{_SEP}' or NUL, or start "
+                    "with '['"
+                )
             _flatten(value, f"{prefix}{_SEP}{key}" if prefix else key, out)
     elif isinstance(obj, list) or (isinstance(obj, tuple) and not _one_array(obj)):
         if not obj:
@@ -202,13 +208,30 @@ def write_npz(flat: Dict[str, np.ndarray], path: Any) -> None:
         >>> write_npz({"fc.weight": np.ones(3)}, "model")   # writes model.npz
     """
     target = npz_path(path, "save")
+    for key in flat:  # a zip member's name: UTF-8, at most 65535 bytes
+        try:
+            size = len(f"{key}.npy".encode("utf-8"))
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"save: key {key!r} cannot be written as UTF-8 ({error.reason})"
+            ) from None
+        if size > 65535:
+            raise ValueError(f"save: key {key[:40]!r}... is {size} bytes long; 65531 at most")
+    # Written beside the target, then renamed over it: a failure midway (a full disk, Ctrl-C)
+    # leaves the old file whole, never a shorter archive that loads.
+    partial = f"{target}.{os.getpid()}.partial"
     try:
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for key, array in flat.items():
-                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-    except OSError as error:  # a directory, a missing folder, no permission, a full disk
-        raise type(error)(f"save: cannot write '{target}': {error.strerror or error}") from None
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for key, array in flat.items():
+                    with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            os.replace(partial, target)
+        except OSError as error:  # a directory, a missing folder, no permission, a full disk
+            raise type(error)(f"save: cannot write '{target}': {error.strerror or error}") from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def load(path: Any) -> Dict[str, Any]:

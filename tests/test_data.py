@@ -152,3 +152,25 @@ def test_load_digits_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r'^load_digits: .*pip install "simplegrad\[examples\]"'):
         sg.data.load_digits()
+
+
+def test_string_parts_of_samples_batch_as_lists():
+    # (image, file name) samples: the names come as a list, as PyTorch's default_collate gives
+    # them (before, "cannot batch values of dtype <U5").
+    class Named(sg.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return np.full(2, i, dtype=np.float32), f"img{i}"
+
+    (images, names), (last_images, last_names) = sg.data.DataLoader(Named(), batch_size=2)
+    assert names == ["img0", "img1"] and last_names == ["img2"]
+    assert images.shape == (2, 2) and last_images.shape == (1, 2)
+
+    class Mixed(Named):
+        def __getitem__(self, i):
+            return "a" if i else 1
+
+    with pytest.raises(ValueError, match="^DataLoader: the samples of one batch mix strings"):
+        next(iter(sg.data.DataLoader(Mixed(), batch_size=2)))

@@ -82,6 +82,16 @@ def test_idx_reader_rejects_bad_files(tmp_path):
     (tmp_path / "short").write_bytes(good)
     with pytest.raises(ValueError, match="header says 10"):
         train_digits.read_idx(str(tmp_path / "short"))
+    # A header claiming 2^64 bytes (np.prod wrapped to 0 and passed an empty file) or a gzip
+    # member far longer than its header: refused from the header and the first bytes.
+    (tmp_path / "wrap").write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1,
+                                                                      2**32 - 1))
+    with pytest.raises(ValueError, match="holds 0 data bytes, its header says 79228"):
+        train_digits.read_idx(str(tmp_path / "wrap"))
+    with gzip.open(tmp_path / "long.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + struct.pack(">I", 1) + b"\x00" * 10**6)
+    with pytest.raises(ValueError, match="holds more than 1 data bytes, its header says 1"):
+        train_digits.read_idx(str(tmp_path / "long.gz"))
 
 
 def test_trains_on_mnist_idx_files(tmp_path):

@@ -71,6 +71,61 @@ def test_load_into_a_different_architecture_names_the_key(tmp_path):
 def test_save_rejects_keys_it_could_not_restore(tmp_path):
     with pytest.raises(ValueError, match="^save: key 'a/b'"):
         sg.save({"a/b": np.zeros(1)}, tmp_path / "bad")
+    # An empty key vanished into its parent, one with NUL was cut at it (zip names), one past
+    # the zip's 64 KB name limit or not UTF-8 failed midway with struct or codec errors.
+    for key in ("", "a\0b"):
+        with pytest.raises(ValueError, match="^save: key .* may not be empty, contain '/' or NUL"):
+            sg.save({key: {"b": np.zeros(1)}}, tmp_path / "bad")
+    with pytest.raises(ValueError, match=r"^save: key 'k+'\.\.\. is 70004 bytes long; 65531 at most"):
+        sg.save({"k" * 70000: 1}, tmp_path / "bad")
+    with pytest.raises(ValueError, match="^save: key .* cannot be written as UTF-8"):
+        sg.save({"\ud800": 1}, tmp_path / "bad")
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_keys_ending_in_npy_are_told_apart(tmp_path):
+    # Member "x.npy" holds key "x", member "x.npy.npy" key "x.npy"; NumPy's lookup by key gave
+    # "x.npy" the array of "x".
+    sg.save({"img": np.array([1, 2, 3]), "img.npy": np.array([9, 9, 9])}, tmp_path / "k")
+    loaded = sg.load(tmp_path / "k")
+    np.testing.assert_array_equal(loaded["img"], [1, 2, 3])
+    np.testing.assert_array_equal(loaded["img.npy"], [9, 9, 9])
+
+
+def test_a_failed_save_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    # The archive is written beside the target and renamed over it: a failure in the second
+    # member (a full disk, Ctrl-C) used to leave a shorter archive that loaded without complaint.
+    sg.save({"a": np.ones(2), "b": np.ones(2)}, tmp_path / "ckpt")
+    written = []
+
+    def failing(member, array, allow_pickle):
+        if written:
+            raise KeyboardInterrupt
+        written.append(array)
+        real(member, array, allow_pickle=allow_pickle)
+
+    real = np.lib.format.write_array
+    monkeypatch.setattr(np.lib.format, "write_array", failing)
+    with pytest.raises(KeyboardInterrupt):
+        sg.save({"a": np.zeros(2), "b": np.zeros(2)}, tmp_path / "ckpt")
+    monkeypatch.undo()
+    loaded = sg.load(tmp_path / "ckpt")
+    np.testing.assert_array_equal(loaded["b"], np.ones(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.npz"]  # no partial file left
+
+
+def test_bytes_paths_and_big_endian_state(tmp_path):
+    # A bytes path names the file it spells (it wrote "b'ckpt'.npz" before); a state written on a
+    # big-endian machine loads (it was refused as "expected float32, got float32").
+    path = bytes(tmp_path / "ckpt")
+    sg.save({"a": np.ones(2)}, path)
+    assert (tmp_path / "ckpt.npz").exists()
+    np.testing.assert_array_equal(sg.load(path)["a"], np.ones(2))
+    layer = nn.Linear(2, 3)
+    state = {k: v.astype(v.dtype.newbyteorder(">")) for k, v in layer.state_dict().items()}
+    other = nn.Linear(2, 3)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.weight.values, layer.weight.values)
 
 
 def test_keys_named_like_savez_arguments_round_trip(tmp_path, rng):

@@ -267,6 +267,8 @@ class Module:
         for name, target in targets.items():
             value = state[name]
             array = np.asarray(value.values if isinstance(value, Tensor) else value)
+            if not array.dtype.isnative:  # a file written on a big-endian machine
+                array = array.astype(array.dtype.newbyteorder("="))
             if array.shape != target.shape:
                 raise ValueError(
                     f"load_state_dict: shape mismatch for '{name}': expected {target.shape}, "
