@@ -205,8 +205,16 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--mnist", metavar="DIR", help="train on MNIST from the four IDX files in DIR")
     parser.add_argument("--quiet", action="store_true", help="print only the final result")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        parser.error("--epochs and --batch-size must be positive, --lr > 0")
+    if args.epochs < 1 or args.batch_size < 1 or not 0 < args.lr < math.inf:
+        parser.error("--epochs and --batch-size must be positive, --lr a finite number > 0")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be positive")
+    if args.save and not args.save.endswith(".npz"):
+        args.save += ".npz"  # the name Module.save writes
+    for option, path in (("--save", args.save), ("--plot", args.plot)):  # checked before training
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder is not None and not os.path.isdir(folder):
+            parser.error(f"{option}: no folder {folder}")
     result = train(args.epochs, args.batch_size, args.lr, args.seed, args.threads, args.mnist, args.quiet)
     print(f"test accuracy {result['accuracy']:.2%}  final training loss {result['loss']:.6f}  "
           f"time {result['seconds']:.1f} s")

@@ -108,3 +108,17 @@ def test_trains_on_mnist_idx_files(tmp_path):
     assert y_test.shape == (32,) and y_test.dtype == np.int64
     result = train_digits.train(epochs=3, mnist=str(tmp_path), quiet=True, progress=False)
     assert result["accuracy"] > 0.5
+
+
+def test_options_are_checked_before_training(tmp_path, capsys):
+    # --lr nan / inf and --threads 0 ended in tracebacks, a missing --plot or --save folder was
+    # found only after training, and --save X said "saved to X" but wrote X.npz.
+    for argv, message in ((["--lr", "nan"], "--lr a finite number"), (["--lr", "inf"], "--lr"),
+                          (["--threads", "0"], "--threads must be positive"),
+                          (["--plot", str(tmp_path / "no" / "x.png")], "--plot: no folder")):
+        with pytest.raises(SystemExit):
+            train_digits.main(argv)
+        assert message in capsys.readouterr().err
+    assert train_digits.main(["--epochs", "1", "--save", str(tmp_path / "m")]) == 0
+    assert f"saved the model to {tmp_path / 'm.npz'}" in capsys.readouterr().out
+    assert (tmp_path / "m.npz").exists()

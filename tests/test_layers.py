@@ -360,3 +360,43 @@ def test_reprs_are_readable():
         "Norm((3,), dims=(-1,)",
     ]:
         assert piece in text, piece
+
+
+def test_layer_arguments_pytorch_users_spell_differently():
+    # Linear(2, 3, bias=False) is PyTorch's spelling of use_bias=False; an Embedding's sizes that
+    # contradict its weight were ignored; Sequential(..., nn.ReLU) (the class) returned a layer
+    # from forward; LayerNorm without the affine map normalised any trailing shape.
+    with pytest.raises(TypeError, match="^Linear: weight and bias take a Tensor .* use_bias=False"):
+        nn.Linear(2, 3, bias=False)
+    with pytest.raises(ValueError, match=r"^Embedding: num_embeddings, embedding_dim = \(3, 2\) "
+                                         r"but the weight has shape \(4, 2\)"):
+        nn.Embedding(3, 2, weight=np.zeros((4, 2)))
+    assert nn.Embedding(4, weight=np.zeros((4, 2))).embedding_dim == 2
+    with pytest.raises(TypeError, match=r"^Sequential: item 1 is the class ReLU, not a layer; "
+                                        r"write ReLU\(...\)"):
+        nn.Sequential(nn.Linear(2, 3), nn.ReLU)
+    with pytest.raises(ValueError, match=r"^LayerNorm: x has shape \(2, 5\), whose trailing dims"):
+        nn.LayerNorm(4, elementwise_affine=False)(sg.ones((2, 5)))
+    assert nn.Norm(4, dims=(0,), elementwise_affine=False)(sg.normal((3, 5))).shape == (3, 5)
+
+
+def test_kept_activations_are_not_parameters_and_shared_layers_show_twice():
+    # An activation a module keeps (self.h) was a parameter: in summary's count, in state_dict
+    # (a fresh model refused the checkpoint). A layer used twice was shown once in the repr.
+    class Keeps(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            self.h = self.fc(x)
+            return self.h
+
+    model = Keeps()
+    model(sg.ones((5, 3)))
+    assert list(model.parameters()) == ["fc.weight", "fc.bias"]
+    Keeps().load_state_dict(model.state_dict())
+    act = nn.ReLU()
+    seq = nn.Sequential(nn.Linear(2, 3), act, nn.Linear(3, 3), act)
+    assert [line.strip()[:4] for line in repr(seq).splitlines()[1:-1]] == ["(0):", "(1):", "(2):",
+                                                                           "(3):"]

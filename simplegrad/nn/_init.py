@@ -62,6 +62,11 @@ def given_parameter(value: Any, dtype: Optional[str], label: Optional[str], op: 
         if not value.is_leaf:
             raise ValueError(f"{op}: the given tensor {NOT_A_LEAF}")
         return value
+    if isinstance(value, bool):  # PyTorch's Linear(2, 3, bias=False)
+        raise TypeError(
+            f"{op}: weight and bias take a Tensor or an array, got {value}; to leave out the "
+            "bias, pass use_bias=False"
+        )
     if not isinstance(value, (np.ndarray, list, tuple)):
         raise TypeError(f"{op}: expected a Tensor or an array, got {type(value).__name__}")
     t = Tensor(value, comp_grad=True, dtype=_settings.check_dtype(dtype, op), label=label)

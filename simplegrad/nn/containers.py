@@ -27,6 +27,11 @@ class Sequential(Module):
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
             modules = tuple(modules[0])
         for i, module in enumerate(modules):
+            if isinstance(module, type):  # nn.ReLU for nn.ReLU(): its forward returned a layer
+                raise TypeError(
+                    f"Sequential: item {i} is the class {module.__name__}, not a layer; "
+                    f"write {module.__name__}(...)"
+                )
             if not isinstance(module, Module) and not callable(module):
                 raise TypeError(f"Sequential: item {i} is a {type(module).__name__}, not a Module")
         self.modules = tuple(modules)

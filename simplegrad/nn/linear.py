@@ -135,6 +135,12 @@ class Embedding(Module):
             self.weight = given_parameter(weight, dtype, label, "Embedding")
             if self.weight.ndim != 2:
                 raise ValueError(f"Embedding: weight must be 2-D, got shape {self.weight.shape}")
+            given = (num_embeddings, embedding_dim)
+            if any(n is not None and n != m for n, m in zip(given, self.weight.shape)):
+                raise ValueError(
+                    f"Embedding: num_embeddings, embedding_dim = {given} but the weight has shape "
+                    f"{self.weight.shape}"
+                )
             num_embeddings, embedding_dim = self.weight.shape
         else:
             if num_embeddings is None or embedding_dim is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -61,36 +61,47 @@ class Module:
         for name, value in vars(self).items():
             yield ("" if name in self._unnamed_containers else name), value
 
-    def _walk(self, prefix: str, seen: set) -> Iterator[Tuple[str, Any]]:
-        """Every Tensor and Module reachable from this module's attributes, with dotted names.
-        `seen` holds the ids of the modules and containers walked: each is walked once (a dict
-        or list holding itself ends the walk there)."""
-        stack = []
-        for name, value in reversed(list(self._members())):
-            stack.append((name, value))
+    def _held(self, seen: set) -> Iterator[Tuple[str, Any]]:
+        """Each Tensor and Module this module's attributes hold, in them or in their lists,
+        tuples and dicts (not inside the modules), with dotted names. `seen` holds the ids of
+        the containers walked: each is walked once (a dict or list holding itself ends there)."""
+        stack = list(reversed(list(self._members())))
         while stack:
             name, value = stack.pop()
+            if isinstance(value, (Tensor, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple, dict)) and id(value) not in seen:
+                seen.add(id(value))
+                base = f"{name}." if name else ""
+                items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+                stack.extend((f"{base}{key}", item) for key, item in reversed(items))
+
+    def _walk(self, prefix: str, seen: set) -> Iterator[Tuple[str, Any]]:
+        """Every Tensor and Module reachable from this module's attributes, with dotted names.
+        `seen` holds the ids of the modules and containers walked: each is walked once."""
+        for name, value in self._held(seen):
             full = f"{prefix}{name}" if name else prefix.rstrip(".")
             if isinstance(value, Tensor):
                 yield full, value
-                continue
-            if not isinstance(value, (Module, list, tuple, dict)) or id(value) in seen:
-                continue
-            seen.add(id(value))
-            if isinstance(value, Module):
+            elif id(value) not in seen:
+                seen.add(id(value))
                 yield full, value
                 yield from value._walk(f"{full}." if full else "", seen)
-            elif isinstance(value, (list, tuple)):
-                base = f"{name}." if name else ""
-                for i in reversed(range(len(value))):
-                    stack.append((f"{base}{i}", value[i]))
-            elif isinstance(value, dict):
-                base = f"{name}." if name else ""
-                for key in reversed(list(value)):
-                    stack.append((f"{base}{key}", value[key]))
+
+    def _tensors(self) -> Dict[str, Tensor]:
+        """Every Tensor held by this module and its submodules, by dotted name, each once (op
+        results it keeps included: the optimizers name them when they skip them)."""
+        tensors: Dict[str, Tensor] = {}
+        seen = set()
+        for name, value in self._walk("", {id(self)}):
+            if isinstance(value, Tensor) and id(value) not in seen:
+                seen.add(id(value))
+                tensors[name] = value
+        return tensors
 
     def parameters(self, force_refresh: bool = False) -> Dict[str, Tensor]:
-        """Every Tensor held by this module and its submodules, by dotted name, each tensor once.
+        """Every Tensor held by this module and its submodules, by dotted name, each tensor once;
+        not results of ops it keeps (an activation stored by forward), which are no parameters.
 
         The dict is rebuilt on every call, so it is never stale after attributes change
         (`force_refresh` is accepted for compatibility and changes nothing).
@@ -101,13 +112,7 @@ class Module:
         Example:
             >>> sum(p.size for p in model.parameters().values())   # parameter count
         """
-        params: Dict[str, Tensor] = {}
-        seen = set()
-        for name, value in self._walk("", {id(self)}):
-            if isinstance(value, Tensor) and id(value) not in seen:
-                seen.add(id(value))
-                params[name] = value
-        return params
+        return {name: t for name, t in self._tensors().items() if t.is_leaf}
 
     def submodules(self) -> Dict[str, "Module"]:
         """Every module nested in this one (children, grandchildren, ...) by dotted name.
@@ -212,14 +217,10 @@ class Module:
         """The repr, inside the modules whose ids are in `outer` (a back reference to one of them
         is not shown again)."""
         outer = outer | {id(self)}
-        children: List[Tuple[str, Module]] = []  # the outermost modules: attributes, list items
-        taken = set()
-        for name, value in self._walk("", set(outer)):  # (a module comes before its own members)
-            if isinstance(value, Module):
-                parts = name.split(".")
-                if not any(".".join(parts[:i]) in taken for i in range(1, len(parts))):
-                    children.append((name, value))
-                taken.add(name)
+        children = [  # attributes, list and dict items; each use of a module shared in two places
+            (name, value) for name, value in self._held(set())
+            if isinstance(value, Module) and id(value) not in outer
+        ]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
             return head + ")"

@@ -44,7 +44,7 @@ class Norm(Module):
     `dims=[-1]` is layer norm, `dims=[-2, -1]` instance norm on (C, H, W) maps, and so on.
 
     Args:
-        normalized_shape: shape of `weight`/`bias` (broadcast against x's trailing dims).
+        normalized_shape: shape of `weight`/`bias`; with them, x's trailing dims must be it.
         dims: axes to normalise over.
         eps: added to the variance.
         correction: degrees-of-freedom correction of the variance (0: population variance).
@@ -57,6 +57,10 @@ class Norm(Module):
         >>> layer(sg.normal((4, 8))).shape
         (4, 8)
     """
+
+    # Whether x's trailing dims must be normalized_shape without the affine map too (LayerNorm:
+    # they are what it normalises over; Norm's dims are given apart).
+    _shape_is_normalised = False
 
     def __init__(
         self,
@@ -87,7 +91,7 @@ class Norm(Module):
         n = len(self.normalized_shape)
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
-        if self.elementwise_affine and (
+        if (self.elementwise_affine or self._shape_is_normalised) and (
             x.ndim < n or x.shape[x.ndim - n :] != self.normalized_shape
         ):
             raise ValueError(
@@ -108,12 +112,15 @@ class Norm(Module):
 
 
 class LayerNorm(Norm):
-    """Normalises over the last `len(normalized_shape)` dims (layer normalisation).
+    """Normalises over the last `len(normalized_shape)` dims (layer normalisation), which must
+    be `normalized_shape`, with or without the affine map (as PyTorch checks).
 
     Example:
         >>> nn.LayerNorm(16)(sg.normal((2, 5, 16))).shape
         (2, 5, 16)
     """
+
+    _shape_is_normalised = True
 
     def __init__(
         self,

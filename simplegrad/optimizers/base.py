@@ -188,7 +188,7 @@ class Optimizer:
             # never gets a gradient; skipped with a warning that names them. Given by name, both
             # kinds are refused.
             items = []
-            for name, t in params.parameters().items():
+            for name, t in params._tensors().items():
                 if t.dtype not in FLOAT_DTYPES:
                     continue
                 if not t.is_leaf:
