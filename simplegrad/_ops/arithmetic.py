@@ -281,7 +281,7 @@ def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
     out = empty(_broadcast(op, np.shape(av), np.shape(bv)), "bool")
     try:
         ufunc(av, bv, out=out)
-    except (OverflowError, TypeError) as error:
+    except (ArithmeticError, TypeError) as error:
         raise _refused(op, error) from None
     return Tensor._wrap(out, False)
 
