@@ -172,6 +172,29 @@ def test_accepts_module_dict_iterable_and_groups():
         sg.opt.SGD(model, nesterov=True)
 
 
+@pytest.mark.parametrize(
+    "make, change",
+    [
+        (lambda m: sg.opt.SGD(m, momentum=0.9, nesterov=True), ("dampening", 0.5)),
+        (lambda m: sg.opt.SGD(m, momentum=0.9, nesterov=True), ("momentum", 0)),
+        (lambda m: sg.opt.SGD(m), ("nesterov", True)),
+        (lambda m: sg.opt.SGD(param_groups=[{"params": m, "momentum": 0}], momentum=0.9,
+                              nesterov=True), None),
+    ],
+)
+def test_nesterov_rule_holds_for_groups_and_set_param(make, change):
+    model = nn.Linear(2, 1)
+    if change is None:  # a group override that breaks the rule the defaults keep
+        with pytest.raises(ValueError, match=r"^SGD: nesterov momentum needs .* got momentum 0"):
+            make(model)
+        return
+    opt = make(model)
+    before = [dict((k, v) for k, v in g.items() if k != "params") for g in opt.param_groups]
+    with pytest.raises(ValueError, match="^SGD: nesterov momentum needs momentum > 0"):
+        opt.set_param(*change)
+    assert [dict((k, v) for k, v in g.items() if k != "params") for g in opt.param_groups] == before
+
+
 def test_group_overrides_change_the_update():
     a, b = sg.Tensor([1.0]), sg.Tensor([1.0])
     opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)

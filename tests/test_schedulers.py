@@ -151,6 +151,24 @@ def test_reduce_on_plateau_min_lr_threshold_and_maximize():
     assert opt.lr == 0.025
 
 
+def test_reduce_on_plateau_clamps_each_group_to_min_lr():
+    # PyTorch's rule, by hand: each group's lr <- max(lr * factor, min_lr), on its own.
+    a, b, c = sg.zeros(1), sg.zeros(1), sg.zeros(1)
+    groups = [{"params": [a]}, {"params": [b], "lr": 0.01}, {"params": [c], "lr": 1.0}]
+    opt = sg.opt.SGD(param_groups=groups, lr=0.1)
+    s = sg.sch.ReduceLROnPlateauLR(opt, factor=0.1, patience=0, min_lr=0.005)
+    expected = [[0.1, 0.01, 1.0], [0.01, 0.005, 0.1], [0.005, 0.005, 0.01], [0.005] * 3]
+    lrs = []
+    for metric in (1.0, 2.0, 3.0, 4.0):
+        s.step(metric)  # the first sets best; each later one is a bad step and reduces
+        lrs.append([g["lr"] for g in opt.param_groups])
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert opt.lr == 0.005
+    a.grad = b.grad = c.grad = np.ones(1)
+    opt.step()  # the updates use each group's own clamped lr
+    np.testing.assert_allclose([t.item() for t in (a, b, c)], [-0.005] * 3, rtol=1e-6)
+
+
 def test_group_learning_rates_keep_their_ratio():
     a, b = sg.zeros(1), sg.zeros(1)
     opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)

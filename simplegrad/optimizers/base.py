@@ -171,9 +171,10 @@ class Optimizer:
         label = spec.get("label")
         if label is None:
             label = f"group_{index}" if auto else "default"
+        settings = {key: overrides.get(key, default) for key, default in self.defaults.items()}
+        self._validate(settings)  # the rules between settings (SGD's nesterov) see the whole group
         group = {"label": str(label), "params": self._collect(spec["params"], index)}
-        for key, default in self.defaults.items():
-            group[key] = overrides.get(key, default)
+        group.update(settings)
         return group
 
     def _collect(self, params: Any, index: int) -> Dict[str, Tensor]:
@@ -254,6 +255,11 @@ class Optimizer:
             if ratio is not None:  # (else the base stays 0 and the group keeps its own lr)
                 group["lr"] = ratio * self._base_lr
 
+    def _set_group_lr(self, index: int, lr: float) -> None:
+        """Sets one group's lr, keeping the base lr (its ratio to the base is the new one)."""
+        self.param_groups[index]["lr"] = float(lr)
+        self._lr_ratios[index] = self._ratio(float(lr))
+
     def set_param(self, key: str, value: Any, group: Any = None) -> None:
         """Sets hyperparameter `key` in one group (by label or index) or, with group=None, in all.
 
@@ -269,6 +275,8 @@ class Optimizer:
             )
         self._validate({key: value})
         indices = range(len(self.param_groups)) if group is None else [self._group_index(group)]
+        for i in indices:  # every group checked before any is changed
+            self._validate({**{k: self.param_groups[i][k] for k in self.defaults}, key: value})
         for i in indices:
             self.param_groups[i][key] = value
             if key == "lr":

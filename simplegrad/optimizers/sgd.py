@@ -61,10 +61,12 @@ class SGD(Optimizer):
                 )
         if "nesterov" in values and not isinstance(values["nesterov"], (bool, np.bool_)):
             raise TypeError(f"SGD: nesterov must be a bool, got {values['nesterov']!r}")
-        if values.get("nesterov") and (
-            values.get("momentum", 1) <= 0 or values.get("dampening", 0) != 0
-        ):
-            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+        momentum, dampening = values.get("momentum", 1), values.get("dampening", 0)
+        if values.get("nesterov") and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                "SGD: nesterov momentum needs momentum > 0 and dampening = 0, got momentum "
+                f"{momentum:g} and dampening {dampening:g}"
+            )
 
     def _update(
         self,

@@ -13,7 +13,7 @@ __all__ = ["ReduceLROnPlateauLR"]
 class ReduceLROnPlateauLR(Scheduler):
     """Multiplies the lr by `factor` (not below `min_lr`) once the metric passed to `step(metric)`
     has not improved for more than `patience` consecutive steps; then waits `cooldown` steps
-    before counting bad steps again.
+    before counting bad steps again. Each param group's lr is reduced and clamped on its own.
 
     Improvement (threshold_mode "rel"): metric < best - |best| * threshold when minimising,
     metric > best + |best| * threshold when maximising (for best >= 0, best * (1 -/+ threshold);
@@ -90,11 +90,27 @@ class ReduceLROnPlateauLR(Scheduler):
             self.cooldown_remaining -= 1
             self.num_bad_steps = 0
         if self.num_bad_steps > self.patience:
-            old = self.optimizer.lr
-            new = max(old * self.factor, self.min_lr)
-            if old - new > 1e-12 * max(old, 1.0):
-                self._apply(new)
-                if self.verbose:
-                    print(f"ReduceLROnPlateauLR: reducing learning rate to {new:.4e}")
+            self._reduce()
             self.cooldown_remaining = self.cooldown
             self.num_bad_steps = 0
+
+    def _reduced(self, lr: float) -> float:
+        """lr * factor, not below min_lr; lr itself when that is no real reduction."""
+        new = max(lr * self.factor, self.min_lr)
+        return new if lr - new > 1e-12 * max(lr, 1.0) else lr
+
+    def _reduce(self) -> None:
+        """Reduces the base lr and, each on its own, the lr of every param group, none below
+        min_lr (as PyTorch clamps each group: a group with a smaller lr than the base stops at
+        min_lr, and one with a larger lr goes on down to it after the base has stopped)."""
+        opt = self.optimizer
+        groups = [self._reduced(group["lr"]) for group in opt.param_groups]
+        old = opt.lr
+        new = self._reduced(old)
+        if new != old:
+            self._apply(new)
+            if self.verbose:
+                print(f"ReduceLROnPlateauLR: reducing learning rate to {new:.4e}")
+        for index, lr in enumerate(groups):
+            if opt.param_groups[index]["lr"] != lr:
+                opt._set_group_lr(index, lr)
