@@ -80,17 +80,19 @@ class Node:
     values are freed as soon as nothing but the graph refers to it (as in PyTorch).
     """
 
-    __slots__ = ("function", "ctx", "parents", "tensor_refs", "positions", "shape", "dtype",
-                 "released", "__weakref__")
+    __slots__ = ("function", "ctx", "parents", "tensor_refs", "positions", "input_shapes",
+                 "shape", "dtype", "released", "__weakref__")
 
     def __init__(self, function: type, ctx: Context, inputs: tuple, positions: tuple,
                  parents: tuple, output: np.ndarray) -> None:
         self.function = function
         self.ctx = ctx
         self.parents = parents
-        # The positions of the Tensor inputs, and weak references to them (for Tensor.prev).
+        # The positions of the Tensor inputs, weak references to them (for Tensor.prev) and their
+        # shapes (a leaf's .values may be given another shape before backward).
         self.positions = positions
         self.tensor_refs = tuple([weakref.ref(inputs[i]) for i in positions])
+        self.input_shapes = tuple([inputs[i]._values.shape for i in positions])
         self.shape = output.shape
         self.dtype = output.dtype
         self.released = False
@@ -120,11 +122,13 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *inputs: Any) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError("Function.forward: a Function subclass defines forward(ctx, ...)")
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(
+            "Function.backward: a Function subclass defines backward(ctx, grad_output)"
+        )
 
     @classmethod
     def apply(cls, *inputs: Any, oper: Optional[str] = None, **kwargs: Any):
@@ -150,7 +154,10 @@ class Function:
             kwargs = _keyword_arrays(cls, kwargs, record)
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except MemoryError as error:
+            raise _named(error, cls.__name__.lower()) from None  # (Mul -> "mul", as elsewhere)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
             if out.dtype == np.float64 and any(
@@ -293,7 +300,7 @@ def _send_to_parents(node: Node, input_grads: Any, grads: dict) -> None:
         for position, input_grad in zip(node.positions, input_grads):
             spread[position] = input_grad
         input_grads = spread
-    for parent, parent_grad in zip(parents, input_grads):
+    for position, (parent, parent_grad) in enumerate(zip(parents, input_grads)):
         if parent is None or parent_grad is None:
             continue
         parent_grad = _as_gradient(parent_grad, node.function.__name__)
@@ -301,6 +308,14 @@ def _send_to_parents(node: Node, input_grads: Any, grads: dict) -> None:
             shape, dtype = parent.shape, parent.dtype
         else:
             shape, dtype = parent._values.shape, parent._values.dtype
+            then = node.input_shapes[node.positions.index(position)]
+            if shape != then:  # else its gradient would be summed into the new shape, or refused
+                name = f"'{parent.label}' " if parent.label else ""
+                raise RuntimeError(
+                    f"backward: tensor {name}of shape {then} in the graph through "
+                    f"'{node.function.__name__}' was given values of shape {shape} since "
+                    "(Tensor.values = ...); run the forward again"
+                )
         try:
             parent_grad = unbroadcast(parent_grad, shape)
         except ValueError:  # neither shape is the other one broadcast
@@ -317,6 +332,14 @@ def _send_to_parents(node: Node, input_grads: Any, grads: dict) -> None:
             total = _memory.empty(previous.shape, previous.dtype)
             np.add(previous, parent_grad, out=total)
             grads[id(parent)] = total
+
+
+def _named(error: MemoryError, op: str) -> MemoryError:
+    """An out-of-memory error of the core's allocator ("empty: ...") named by the op that asked."""
+    message = str(error)
+    if not message.startswith("empty:"):
+        return error
+    return MemoryError(f"{op}:{message[len('empty:'):]}")
 
 
 def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
@@ -372,8 +395,10 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
             node.released = not retain_graph  # claimed before its context is read
         try:
             _send_to_parents(node, node.function.backward(node.ctx, g), grads)
-        except BaseException:
+        except BaseException as error:
             node.released = False  # a failed backward leaves the graph usable, as before it
+            if isinstance(error, MemoryError):
+                raise _named(error, f"{node.function.__name__}.backward") from None
             raise
         if not retain_graph:
             node.ctx.__dict__.clear()

@@ -59,7 +59,10 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
     def __getitem__(self, index: Any) -> Tuple[np.ndarray, ...]:
-        return tuple(a[index] for a in self.arrays)
+        try:
+            return tuple(a[index] for a in self.arrays)
+        except IndexError as error:
+            raise IndexError(f"TensorDataset: {error}") from None
 
     def batch(self, indices: np.ndarray) -> Tuple[np.ndarray, ...]:
         """Rows `indices` of every array (one fancy-indexing gather per array)."""
@@ -118,8 +121,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.shuffle = _settings.check_bool(shuffle, "shuffle", "DataLoader")
+        self.drop_last = _settings.check_bool(drop_last, "drop_last", "DataLoader")
 
     def __len__(self) -> int:
         n = len(self.dataset)

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _memory, _settings
-from ._tensor import Tensor, resolve_alias
+from ._tensor import Tensor, as_array, resolve_alias
 
 __all__ = ["zeros", "ones", "full", "normal", "uniform", "randn", "rand", "arange", "eye",
            "zeros_like", "ones_like", "tensor"]
@@ -182,7 +182,8 @@ def zeros_like(x: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = 
                requires_grad: Optional[bool] = None) -> Tensor:
     """Zeros with the shape (and, unless given, dtype) of `x`."""
     dtype = dtype or (x.dtype if isinstance(x, Tensor) else None)
-    return zeros(np.shape(x), dtype, comp_grad, label, device, requires_grad=requires_grad)
+    return zeros(_shape_of(x, "zeros_like"), dtype, comp_grad, label, device,
+                 requires_grad=requires_grad)
 
 
 def ones_like(x: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,
@@ -190,7 +191,18 @@ def ones_like(x: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = N
               requires_grad: Optional[bool] = None) -> Tensor:
     """Ones with the shape (and, unless given, dtype) of `x`."""
     dtype = dtype or (x.dtype if isinstance(x, Tensor) else None)
-    return ones(np.shape(x), dtype, comp_grad, label, device, requires_grad=requires_grad)
+    return ones(_shape_of(x, "ones_like"), dtype, comp_grad, label, device,
+                requires_grad=requires_grad)
+
+
+def _shape_of(x: Any, op: str) -> tuple:
+    """The shape of a Tensor or of an array of numbers (a list, a NumPy array, a number)."""
+    if isinstance(x, Tensor):
+        return x.shape
+    array = as_array(x, op)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: expected a Tensor or an array of numbers, got {type(x).__name__}")
+    return array.shape
 
 
 def tensor(values: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,

@@ -24,7 +24,9 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
     except (MemoryError, ValueError) as error:
         if not op:
             raise
-        raise type(error)(f"{op}:{str(error).partition(':')[2]}") from None
+        message = str(error)  # the core's start with "empty:"; pybind11's (> 64 dims) do not
+        rest = message[len("empty:"):] if message.startswith("empty:") else " " + message
+        raise type(error)(f"{op}:{rest}") from None
     except TypeError:  # checked only now, off the hot path: dims past int64 the core cannot take
         dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         if any(isinstance(d, (int, np.integer)) and d >= 2**63 for d in dims):

@@ -32,6 +32,13 @@ def check_dtype(dtype, op: str = "dtype", allow_bool: bool = False) -> str:
     raise TypeError(f"{op}: dtype must be one of {DTYPES}, got {dtype!r}")
 
 
+def check_bool(value: Any, name: str, op: str) -> bool:
+    """`value` (a bool or NumPy bool) as a bool; anything else, 'no' or 1 included, a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def default_dtype(name: str) -> None:
     """Sets the dtype that Tensor, the factories and the layers use when none is given.
 

@@ -43,6 +43,8 @@ def _array_from(values: Any, dtype: Optional[str], op: str) -> np.ndarray:
         source = values._values
     else:
         source = as_array(values, op)
+        if source.dtype.kind == "O" and any(v is None for v in source.flat):
+            raise TypeError(f"{op}: None is not a number (in {type(values).__name__} values)")
         if source.dtype.kind == "O" and (dtype is None or dtype in _settings.FLOAT_DTYPES):
             try:  # ints past int64, e.g. 2**70
                 source = np.asarray(values, dtype=np.float64)
@@ -114,6 +116,8 @@ class Tensor:
         requires_grad: Optional[bool] = None,
     ) -> None:
         comp_grad = resolve_alias("Tensor", comp_grad, requires_grad, "comp_grad", "requires_grad")
+        if comp_grad is not None:
+            comp_grad = _settings.check_bool(comp_grad, "comp_grad", "Tensor")
         self.device = _settings.require_device(device, "Tensor")
         self._values = _array_from([] if values is None else values, dtype, "Tensor")
         floating = self._values.dtype.kind == "f"
@@ -196,13 +200,14 @@ class Tensor:
         if new is None:
             self._grad = None
             return
-        array = as_array(new, "Tensor.grad")
+        if self._values.dtype.kind != "f":
+            raise TypeError(f"Tensor.grad: {self.dtype} tensors have no gradients")
+        array = _array_from(new, self.dtype, "Tensor.grad")  # numbers only (no complex, None)
         if array.shape != self._values.shape:
             raise ValueError(
                 f"Tensor.grad: expected shape {self._values.shape}, got {array.shape}"
             )
-        self._grad = _memory.empty(array.shape, self._values.dtype)
-        np.copyto(self._grad, array, casting="unsafe")
+        self._grad = array
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self._grad is None:
@@ -233,6 +238,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        value = _settings.check_bool(value, "value", "requires_grad")
         if value and self._values.dtype.kind != "f":
             raise RuntimeError(
                 f"requires_grad: only float tensors can have gradients, got dtype {self.dtype}"
@@ -259,6 +265,7 @@ class Tensor:
             grad: gradient w.r.t. this tensor (broadcastable to its shape); ones when None.
             retain_graph: keep the graph's saved buffers for another backward.
         """
+        retain_graph = _settings.check_bool(retain_graph, "retain_graph", "backward")
         _autograd.backward(self, grad, retain_graph)
 
     def zero_grad(self) -> None:
@@ -341,10 +348,25 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
+    def __contains__(self, element: Any) -> bool:
+        """`element in t`: whether an element of t equals it (as in PyTorch; `==` stays identity)."""
+        if isinstance(element, Tensor):
+            element = element._values
+        elif isinstance(element, (bool, int, float, np.generic, np.ndarray)):
+            element = np.asarray(element)
+        else:
+            raise TypeError(
+                f"Tensor.__contains__: expected a number or Tensor, got {type(element).__name__}"
+            )
+        if element.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor.__contains__: expected numbers, got dtype {element.dtype}")
+        return bool(np.any(self._values == element))
+
     def __bool__(self) -> bool:
         if self._values.size != 1:
             raise ValueError(
-                "Tensor: the truth value of a tensor with more than one element is ambiguous"
+                f"Tensor: the truth value of a tensor with {self._values.size} elements is "
+                "ambiguous (it needs exactly one)"
             )
         return bool(self._values.item())
 

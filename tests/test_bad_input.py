@@ -56,6 +56,30 @@ class HalfOut(sg.Function):
         return g
 
 
+class NoBackward(sg.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+
+def DATA() -> sg.data.TensorDataset:
+    return sg.data.TensorDataset(np.zeros(3))
+
+
+def reshaped_after_forward() -> sg.Tensor:
+    w = sg.Tensor(np.ones((2, 3)), label="w")
+    y = sg.sum(w * 3)
+    w.values = np.ones(4)  # a new shape: the graph's gradient (2, 3) would be summed into (4,)
+    return y
+
+
+def stepped_with_group(opt: sg.opt.Optimizer, **settings) -> None:
+    opt.param_groups[0].update(settings)  # written directly, as PyTorch users do
+    for p in opt.param_groups[0]["params"].values():
+        p.grad = np.ones(p.shape)
+    opt.step()
+
+
 class Ragged(sg.data.Dataset):
     def __len__(self):
         return 4
@@ -424,6 +448,75 @@ CASES = [
     ("div-ints-no-broadcast", lambda: sg.Tensor([1, 2], dtype="int64") / sg.Tensor([1, 2, 3],
                                                                             dtype="int64"),
      ValueError, "div"),
+    # ---- sixteenth review: yes/no options take bools only ('no' was truthy: it meant yes) -------
+    ("DataLoader-shuffle-string", lambda: sg.data.DataLoader(DATA(), shuffle="no"), TypeError,
+     "DataLoader: shuffle must be a bool"),
+    ("DataLoader-drop_last-int", lambda: sg.data.DataLoader(DATA(), drop_last=1), TypeError,
+     "DataLoader: drop_last"),
+    ("Tensor-comp_grad-string", lambda: sg.Tensor([1.0], comp_grad="no"), TypeError,
+     "Tensor: comp_grad"),
+    ("requires_grad-string", lambda: setattr(sg.ones(2), "requires_grad", "no"), TypeError,
+     "requires_grad"),
+    ("backward-retain_graph-string", lambda: (sg.ones(2) * 2).backward(retain_graph="no"),
+     TypeError, "backward: retain_graph"),
+    ("Linear-use_bias-string", lambda: nn.Linear(2, 2, use_bias="no"), TypeError,
+     "Linear: use_bias"),
+    ("Conv2d-use_bias-string", lambda: nn.Conv2d(2, 2, 3, use_bias="no"), TypeError,
+     "Conv2d: use_bias"),
+    ("LayerNorm-affine-string", lambda: nn.LayerNorm(2, elementwise_affine="no"), TypeError,
+     "LayerNorm: elementwise_affine"),
+    ("BatchNorm2d-affine-string", lambda: nn.BatchNorm2d(2, affine="no"), TypeError,
+     "BatchNorm2d: affine"),
+    ("plateau-verbose-string", lambda: sg.sch.ReduceLROnPlateauLR(OPT(), 0.5, verbose="no"),
+     TypeError, "ReduceLROnPlateauLR: verbose"),
+    ("plateau-maximize-string",
+     lambda: sg.sch.ReduceLROnPlateauLR(OPT(), 0.5, maximize_metric="no"), TypeError,
+     "ReduceLROnPlateauLR: maximize_metric"),
+    # ---- shapes and element types that were converted silently ----------------------------------
+    ("LayerNorm-shape-string", lambda: nn.LayerNorm("12"), TypeError, "LayerNorm"),  # was (1, 2)
+    ("LayerNorm-shape-float", lambda: nn.LayerNorm([2.7]), TypeError, "LayerNorm"),  # was (2,)
+    ("LayerNorm-shape-bool", lambda: nn.LayerNorm((True,)), TypeError, "LayerNorm"),
+    ("zeros_like-string", lambda: sg.zeros_like("abc"), TypeError, "zeros_like"),
+    ("ones_like-None", lambda: sg.ones_like(None), TypeError, "ones_like"),
+    ("zeros_like-ragged", lambda: sg.zeros_like([[1], [1, 2]]), TypeError, "zeros_like"),
+    ("contains-string", lambda: "a" in sg.ones(2), TypeError, "Tensor.__contains__"),
+    ("Tensor-None-element", lambda: sg.Tensor([1.0, None]), TypeError, "Tensor: None"),
+    ("add-None-element", lambda: sg.ones((2,)) + np.array([1, None], object), TypeError, "add"),
+    ("grad-complex", lambda: setattr(sg.ones(2), "grad", np.array([1 + 2j, 3j])), TypeError,
+     "Tensor.grad"),  # the imaginary part was dropped
+    ("grad-strings", lambda: setattr(sg.ones(2), "grad", np.array(["a", "b"])), TypeError,
+     "Tensor.grad"),
+    ("grad-None-element", lambda: setattr(sg.ones(2), "grad", np.array([1, None], object)),
+     TypeError, "Tensor.grad"),
+    ("grad-of-int-tensor", lambda: setattr(sg.Tensor([1, 2], dtype="int64"), "grad", np.ones(2)),
+     TypeError, "Tensor.grad"),
+    ("reshape-negative-size", lambda: sg.ones(6).reshape(-5, 2), ValueError, "reshape"),
+    ("reshape-65-dims", lambda: sg.ones(1).reshape(*[1] * 65), ValueError, "reshape: at most 64"),
+    ("zeros-65-dims", lambda: sg.zeros((1,) * 65), ValueError, "zeros: number of dimensions"),
+    ("stack-65-dims", lambda: sg.stack([sg.zeros((1,) * 64)] * 2), ValueError, "stack: number"),
+    # ---- out of memory named by the op, not the allocator ("empty") -----------------------------
+    ("mul-out-of-memory", lambda: sg.zeros((2**20, 1)) * sg.zeros((1, 2**20)), MemoryError,
+     "mul: out of memory"),
+    ("matmul-out-of-memory", lambda: sg.zeros((2**20, 1)) @ sg.zeros((1, 2**20)), MemoryError,
+     "matmul: out of memory"),
+    ("less-out-of-memory", lambda: sg.zeros((2**20, 1)) < sg.zeros((1, 2**20)), MemoryError,
+     "less: out of memory"),
+    # ---- the rest of the sixteenth review -------------------------------------------------------
+    ("backward-after-values-reshaped", lambda: reshaped_after_forward().backward(), RuntimeError,
+     r"backward: tensor 'w' of shape \(2, 3\) .* 'Mul' was given values of shape"),
+    ("SGD-step-lr-written-nan", lambda: stepped_with_group(OPT(), lr=float("nan")), ValueError,
+     r"SGD: lr must be .* \(in param group 'default"),
+    ("Adam-step-beta-written", lambda: stepped_with_group(sg.opt.Adam(nn.Linear(2, 2)),
+                                                          beta_1=1.0), ValueError, "Adam: beta_1"),
+    ("getitem-float-slice", lambda: sg.ones(3)[0:1.5], TypeError, "getitem"),
+    ("TensorDataset-index", lambda: DATA()[10], IndexError, "TensorDataset"),
+    ("bool-of-empty", lambda: bool(sg.zeros((0,))), ValueError, "Tensor: .* with 0 elements"),
+    ("conv2d-groups-float", lambda: sg.conv2d(X(c=2), W(o=2, c=1), groups=2.0), TypeError,
+     "conv2d: groups must be an int, got"),
+    ("Function-without-backward", lambda: NoBackward.apply(sg.ones(2)).backward(),
+     NotImplementedError, "Function.backward: "),
+    ("clip-int-past-float", lambda: sg.clip(sg.ones(2), 0, 10**400), ValueError, "clip: max"),
+    ("elu-int-past-float", lambda: sg.elu(sg.ones(2), alpha=10**400), ValueError, "elu: alpha"),
 ]
 
 

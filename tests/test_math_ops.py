@@ -157,3 +157,11 @@ def test_errors():
         sg.where(np.array([True, False, True]), x, x)
     with pytest.raises(TypeError, match="^where"):
         sg.where(np.array(["a", "b"]), x, x)
+
+
+def test_bounds_that_are_python_ints_past_int64():
+    # np.isnan / np.isfinite refuse such ints ("ufunc 'isnan' not supported"); they are numbers.
+    x = sg.Tensor([-1.0, 2.0])
+    np.testing.assert_array_equal(sg.clip(x, 0, 2**64).values, [0.0, 2.0])
+    np.testing.assert_array_equal(sg.clip(x, -(2**70), 1).values, [-1.0, 1.0])
+    np.testing.assert_allclose(sg.leaky_relu(x, 2**70).values, [-(2.0**70), 2.0])

@@ -159,3 +159,20 @@ def test_channel_kernel_refuses_bad_arguments():
                                     8.0, True)
     with pytest.raises(TypeError, match="^channel_norm: mean is required"):
         _core.channel_norm_apply(x, None, one, None, None)
+
+
+@pytest.mark.parametrize("shape", [(0, 2, 3, 3), (2, 2, 0, 3)])
+def test_batchnorm_in_eval_mode_takes_an_empty_batch(shape):
+    # reshape(N, C, -1) of zero elements was refused ("cannot reshape array of size 0").
+    layer = sg.nn.BatchNorm2d(2)
+    layer.eval()
+    y = layer(sg.zeros(shape))
+    assert y.shape == shape
+    sg.sum(y).backward()
+    np.testing.assert_array_equal(layer.weight.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(layer.bias.grad, [0.0, 0.0])
+
+
+def test_layernorm_shapes_take_ints_only():
+    assert sg.nn.LayerNorm(np.array([2, 3])).normalized_shape == (2, 3)
+    assert sg.nn.LayerNorm(np.int64(4)).normalized_shape == (4,)

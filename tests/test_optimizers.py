@@ -195,6 +195,19 @@ def test_nesterov_rule_holds_for_groups_and_set_param(make, change):
     assert [dict((k, v) for k, v in g.items() if k != "params") for g in opt.param_groups] == before
 
 
+def test_group_lrs_written_directly_are_kept_by_schedulers():
+    # PyTorch's way: `group["lr"] = ...`. A scheduler then scaled the group back to its old ratio.
+    a, b = sg.Tensor([1.0]), sg.Tensor([1.0])
+    opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b]}], lr=0.1)
+    opt.param_groups[1]["lr"] = 0.04
+    sched = sg.sch.StepLR(opt, step_size=1, gamma=0.5)
+    sched.step()
+    np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [0.05, 0.02], rtol=1e-12)
+    a.grad, b.grad = np.ones(1), np.ones(1)
+    opt.step()
+    np.testing.assert_allclose([a.item(), b.item()], [0.95, 0.98], rtol=1e-6)
+
+
 def test_group_overrides_change_the_update():
     a, b = sg.Tensor([1.0]), sg.Tensor([1.0])
     opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)

@@ -241,7 +241,24 @@ def test_paths(tmp_path):
     with pytest.raises(ValueError, match="^load: .*other.pt' is not a simplegrad .npz file"):
         sg.load(tmp_path / "other.pt")
     (tmp_path / "folder.npz").mkdir()
-    with pytest.raises(IsADirectoryError, match="^save: cannot write"):
+    with pytest.raises(IsADirectoryError, match="^save: .*folder.npz. is a directory"):
         sg.save({"a": np.ones(2)}, tmp_path / "folder.npz")
     with pytest.raises(FileNotFoundError, match="^save: cannot write"):
         sg.save({"a": np.ones(2)}, tmp_path / "missing" / "x")
+
+
+def test_directories_and_unknown_bytes_are_named(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="^load: '.*ckpt' is a directory"):
+        sg.load(folder)
+    sg.save({"a": np.ones(2)}, str(folder) + ".npz")  # a file beside it is not taken instead
+    with pytest.raises(IsADirectoryError, match="^load: '.*ckpt' is a directory"):
+        sg.load(folder)
+    with pytest.raises(IsADirectoryError, match="^save: '.*ckpt' is a directory"):
+        sg.save({"a": np.ones(2)}, folder)  # it wrote ckpt.npz beside the folder
+    garbage = tmp_path / "g.bin"
+    garbage.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="neither a .npz archive nor a .npy array$") as info:
+        sg.load(garbage)
+    assert "pickle" not in str(info.value)  # NumPy's guess, with advice to unpickle

@@ -172,3 +172,17 @@ def test_shape_errors():
         sg.stack([x, sg.ones((3, 2))])
     with pytest.raises(IndexError, match="^stack"):
         sg.stack([x, x], dim=3)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "uint16", "uint32", "uint64"])
+def test_index_arrays_of_every_integer_dtype(dtype):
+    # They were refused ("empty: unsupported dtype 'uint8'") while the core copied them.
+    x = sg.Tensor([1.0, 2.0, 3.0])
+    index = np.array([2, 0, 2], dtype=dtype)
+    y = x[index]
+    np.testing.assert_array_equal(y.values, [3.0, 1.0, 3.0])
+    sg.sum(y).backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 2.0])  # repeated index: both counted
+    np.testing.assert_array_equal(x[(index,)].values, [3.0, 1.0, 3.0])
+    with pytest.raises(IndexError, match="^getitem: index"):
+        x[np.array([7], dtype=dtype)]

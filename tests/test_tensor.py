@@ -630,3 +630,18 @@ def test_pickle_and_copies_are_leaves_in_core_buffers(rng):
     sg.opt.SGD(pair[0], lr=1.0).step()
     np.testing.assert_array_equal(layer.weight.values, before)
     assert not np.array_equal(pair[0].weight.values, before)
+
+
+def test_in_compares_elements():
+    # `==` stays identity (tensors are graph nodes), so `in` used to be False for every number.
+    t = sg.Tensor([1.0, 2.5, -3.0])
+    assert 2.5 in t and -3 in t and np.float32(1) in t and sg.Tensor(2.5) in t
+    assert 2.0 not in t and np.nan not in sg.Tensor([np.nan])  # NaN equals nothing, as NumPy
+
+
+def test_grad_assignment_converts_numbers_to_the_tensor_dtype():
+    t = sg.Tensor([1.0, 2.0], dtype="float64")
+    t.grad = [1, 2]
+    assert t.grad.dtype == np.float64 and t.grad.tolist() == [1.0, 2.0]
+    t.grad = np.array([True, False])
+    assert t.grad.tolist() == [1.0, 0.0]

@@ -91,11 +91,12 @@ def operands(a: Any, b: Any, op: str) -> tuple:
     return a, operand(b, a, op)
 
 
-def int_arg(value: Any, name: str, op: str) -> int:
+def int_arg(value: Any, name: str, op: str, expected: str = "an int or a tuple of ints") -> int:
     """`value` as a Python int: an int or NumPy integer (not a bool) that fits in int64, as the
-    kernels take it (TypeError / ValueError naming `op` and `name` otherwise)."""
+    kernels take it (TypeError / ValueError naming `op` and `name` otherwise; the TypeError says
+    `name` must be `expected`)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
+        raise TypeError(f"{op}: {name} must be {expected}, got {value!r}")
     if not -(2**63) <= value < 2**63:
         raise ValueError(f"{op}: {name}={value} does not fit in 64 bits")
     return int(value)

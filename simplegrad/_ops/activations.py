@@ -258,9 +258,13 @@ class LogSoftmax(Function):
 def _number(value: Any, op: str, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value):
+    try:
+        value = float(value)  # (a Python int past int64 too: np.isfinite refuses those)
+    except OverflowError:
+        raise ValueError(f"{op}: {name} must be finite, got an int past the float range") from None
+    if not math.isfinite(value):
         raise ValueError(f"{op}: {name} must be finite, got {value}")
-    return float(value)
+    return value
 
 
 def relu(x: Tensor) -> Tensor:

@@ -278,7 +278,7 @@ def _compare(ufunc, a: Any, b: Any, op: str) -> Tensor:
     except OverflowError:  # an integer operand past an int tensor's dtype: NumPy's promotion
         a, b = (t if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
     av, bv = (t._values if isinstance(t, Tensor) else t for t in (a, b))
-    out = empty(_broadcast(op, np.shape(av), np.shape(bv)), "bool")
+    out = empty(_broadcast(op, np.shape(av), np.shape(bv)), "bool", _op_name(op))
     try:
         ufunc(av, bv, out=out)
     except (ArithmeticError, TypeError) as error:

@@ -43,7 +43,7 @@ class Stack(Function):
         ctx.dim = dim
         shape = list(arrays[0].shape)
         shape.insert(dim, len(arrays))
-        out = empty(tuple(shape), result_dtype(*arrays))
+        out = empty(tuple(shape), result_dtype(*arrays), "stack")
         np.stack(arrays, axis=dim, out=out)
         return out
 

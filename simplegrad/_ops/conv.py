@@ -163,7 +163,7 @@ def conv2d(
         bias = float_input(bias, op, like)
     stride = int_pair(stride, "stride", op)
     dilation = int_pair(dilation, "dilation", op)
-    groups = int_arg(groups, "groups", op)
+    groups = int_arg(groups, "groups", op, "an int")
     mode = pad_mode_name(pad_mode, op)
     pad_value = fill_value(pad_value, "pad_value", x.dtype, op)
 

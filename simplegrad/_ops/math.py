@@ -304,9 +304,13 @@ def _bound(value: Any, op: str, name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{op}: {name} must be a number or None, got {type(value).__name__}")
-    if np.isnan(value):
+    try:
+        value = float(value)  # (a Python int past int64 too: np.isnan refuses those)
+    except OverflowError:
+        raise ValueError(f"{op}: {name} is past the float range") from None
+    if value != value:
         raise ValueError(f"{op}: {name} must not be nan")
-    return float(value)
+    return value
 
 
 def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ class ChannelNorm(Function):
 
     @staticmethod
     def forward(ctx: Context, x, weight, bias, eps, divisor, stats, fixed):
-        x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+        x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
         weight = None if weight is None else np.ascontiguousarray(weight)
         bias = None if bias is None else np.ascontiguousarray(bias)
         if fixed is None:

@@ -17,6 +17,10 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx: Context, x, shape):
         ctx.shape = x.shape
+        if any(size < -1 for size in shape):  # (NumPy takes every negative size as -1)
+            raise ValueError(f"reshape: sizes must be >= 0 (or one -1 to infer), got {shape}")
+        if len(shape) > 64:
+            raise ValueError(f"reshape: at most 64 dims, got {len(shape)}")
         try:
             return x.reshape(shape)
         except ValueError:
@@ -58,6 +62,8 @@ class GetItem(Function):
             return x[index]
         except IndexError as error:
             raise IndexError(f"getitem: {error}") from None
+        except TypeError as error:  # e.g. a float in a slice
+            raise TypeError(f"getitem: {error}") from None
         except ValueError as error:  # e.g. a ragged list inside a tuple index
             raise ValueError(f"getitem: {error}") from None
 
@@ -101,7 +107,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """
     ndim = max(x.ndim, 1)
     for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
-        if not -ndim <= int_arg(d, name, "flatten") < ndim:
+        if not -ndim <= int_arg(d, name, "flatten", "an int") < ndim:
             raise IndexError(f"flatten: {name}={d} is out of range for a tensor with {x.ndim} dims")
     start, end = start_dim % ndim, end_dim % ndim
     if start > end:
@@ -140,7 +146,7 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     n = max(x.ndim, 1)
     axes = []
     for name, d in (("dim0", dim0), ("dim1", dim1)):
-        if not -n <= int_arg(d, name, "transpose") < n:
+        if not -n <= int_arg(d, name, "transpose", "an int") < n:
             raise IndexError(
                 f"transpose: {name}={d} is out of range for a tensor with {x.ndim} dims"
             )
@@ -172,5 +178,9 @@ def _kept(item: Any) -> Any:
     if isinstance(item, Tensor):
         return item._values
     if isinstance(item, np.ndarray):
+        if item.dtype.kind in "iu" and item.dtype.name not in ("int32", "int64"):  # uint8, int16...
+            if item.dtype.kind == "u" and item.size and item.max() > np.iinfo(np.int64).max:
+                raise IndexError(f"getitem: index {item.max()} is out of range")
+            return item.astype(np.int64)  # a new array: nothing else can change it
         return to_core(item)
     return item

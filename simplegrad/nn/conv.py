@@ -132,6 +132,7 @@ class Conv2d(Module):
         if weight is None:
             shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
             self.weight = uniform_parameter(shape, bound, dtype, weight_label, op)
+        use_bias = _settings.check_bool(use_bias, "use_bias", op)
         if bias is not None:
             if not use_bias:
                 raise ValueError(f"{op}: a bias was given but use_bias=False")

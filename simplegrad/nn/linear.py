@@ -75,6 +75,7 @@ class Linear(Module):
                 (in_features, out_features), fan_in_bound(in_features), dtype, weight_label, "Linear"
             )
         self.in_features, self.out_features = int(in_features), int(out_features)
+        use_bias = _settings.check_bool(use_bias, "use_bias", "Linear")
         if bias is not None:
             if not use_bias:
                 raise ValueError("Linear: a bias was given but use_bias=False")

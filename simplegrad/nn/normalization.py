@@ -17,14 +17,15 @@ __all__ = ["Norm", "LayerNorm", "BatchNorm2d"]
 
 
 def _shape_tuple(value: Any, op: str) -> tuple:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value,)
-    try:
-        shape = tuple(int(v) for v in value)
-    except TypeError:
+    def is_int(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    items = (value,) if is_int(value) else value
+    if not isinstance(items, (tuple, list, np.ndarray)) or not all(is_int(v) for v in items):
         raise TypeError(
             f"{op}: normalized_shape must be an int or a sequence of ints, got {value!r}"
-        ) from None
+        )
+    shape = tuple(int(v) for v in items)
     if any(s < 1 for s in shape):
         raise ValueError(f"{op}: normalized_shape must be positive, got {shape}")
     return shape
@@ -80,7 +81,9 @@ class Norm(Module):
             )
         self.eps = float(eps)
         self.correction = correction
-        self.elementwise_affine = bool(elementwise_affine)
+        self.elementwise_affine = _settings.check_bool(
+            elementwise_affine, "elementwise_affine", type(self).__name__
+        )
         dtype = _float_dtype(dtype, type(self).__name__)
         if self.elementwise_affine:
             self.weight = filled_parameter(self.normalized_shape, 1.0, dtype, "gamma")
@@ -174,7 +177,8 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d: momentum must be in [0, 1], got {momentum}")
         if not 0 <= real_arg(eps, "eps", "BatchNorm2d") < math.inf:
             raise ValueError(f"BatchNorm2d: eps must be finite and non-negative, got {eps}")
-        self.eps, self.momentum, self.affine = float(eps), float(momentum), bool(affine)
+        self.eps, self.momentum = float(eps), float(momentum)
+        self.affine = _settings.check_bool(affine, "affine", "BatchNorm2d")
         dtype = _float_dtype(dtype, "BatchNorm2d")
         if self.affine:
             self.weight = filled_parameter((self.num_features,), 1.0, dtype, "gamma")

@@ -241,6 +241,7 @@ class Optimizer:
     def _set_base_lr(self, value: float) -> None:
         """Sets the base lr and each group's lr to ratio * value (what schedulers call)."""
         self._validate({"lr": value})
+        self._adopt_written_lrs()
         if float(value) != self._base_lr:
             for group, ratio in zip(self.param_groups, self._lr_ratios):
                 if ratio is None:
@@ -254,6 +255,23 @@ class Optimizer:
         for group, ratio in zip(self.param_groups, self._lr_ratios):
             if ratio is not None:  # (else the base stays 0 and the group keeps its own lr)
                 group["lr"] = ratio * self._base_lr
+
+    def _adopt_written_lrs(self) -> None:
+        """A group lr written into param_groups directly (`group["lr"] = 0.01`, PyTorch's way)
+        becomes that group's ratio to the base, so a scheduler scales it instead of undoing it."""
+        for index, group in enumerate(self.param_groups):
+            ratio = self._lr_ratios[index]
+            if ratio is None or group["lr"] != ratio * self._base_lr:
+                self._lr_ratios[index] = self._ratio(group["lr"])
+
+    def _check_groups(self) -> None:
+        """Checks every group's settings again before a step: param_groups can be written
+        directly (an lr of nan or -1 would otherwise reach the parameters)."""
+        for group in self.param_groups:
+            try:
+                self._validate({key: group[key] for key in self.defaults})
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{error} (in param group '{group['label']}')") from None
 
     def _set_group_lr(self, index: int, lr: float) -> None:
         """Sets one group's lr, keeping the base lr (its ratio to the base is the new one)."""
@@ -322,6 +340,7 @@ class Optimizer:
     def step(self) -> None:
         """Updates every parameter that has a gradient (grad None: skipped) and is not frozen
         (comp_grad False: skipped, whatever gradient it still holds)."""
+        self._check_groups()
         self.step_count += 1
         for group, per_param in zip(self.param_groups, self._state):
             for name, tensor in group["params"].items():

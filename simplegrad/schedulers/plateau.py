@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _settings
 from .base import Scheduler, check_int, check_number
 
 __all__ = ["ReduceLROnPlateauLR"]
@@ -52,8 +53,8 @@ class ReduceLROnPlateauLR(Scheduler):
             raise ValueError(f"{op}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.threshold_mode = threshold_mode
         self.cooldown = check_int(cooldown, "cooldown", op, minimum=0)
-        self.maximize_metric = bool(maximize_metric)
-        self.verbose = bool(verbose)
+        self.maximize_metric = _settings.check_bool(maximize_metric, "maximize_metric", op)
+        self.verbose = _settings.check_bool(verbose, "verbose", op)
         self.best = -math.inf if self.maximize_metric else math.inf
         self.num_bad_steps = 0
         self.cooldown_remaining = 0
