@@ -186,3 +186,15 @@ def test_index_arrays_of_every_integer_dtype(dtype):
     np.testing.assert_array_equal(x[(index,)].values, [3.0, 1.0, 3.0])
     with pytest.raises(IndexError, match="^getitem: index"):
         x[np.array([7], dtype=dtype)]
+
+
+def test_concat_and_stack_promote_as_the_binary_ops():
+    # They refused a float and an int tensor ("cannot mix dtypes"); torch.cat gives float32.
+    f = sg.Tensor([1.5, 2.0])
+    labels = sg.Tensor([3, 4], dtype="int64")
+    y = sg.concat([f, labels])
+    assert y.dtype == "float32" and y.values.tolist() == [1.5, 2.0, 3.0, 4.0]
+    s = sg.stack([labels, sg.equal(f, 2.0)])
+    assert s.dtype == "int64" and s.values.tolist() == [[3, 4], [0, 1]]
+    sg.sum(sg.stack([f, labels]) * 2).backward()
+    np.testing.assert_array_equal(f.grad, [2.0, 2.0])  # the int input takes no gradient

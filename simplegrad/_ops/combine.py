@@ -56,7 +56,8 @@ class Stack(Function):
 
 
 def _tensors(tensors: Any, op: str) -> list:
-    """The inputs as Tensors of one kind (all float, or all integer), array-likes converted."""
+    """The inputs as Tensors, array-likes converted (the result's dtype is promoted as the binary
+    ops promote, float32 with int64 giving float32, as in PyTorch's cat and stack)."""
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if len(tensors) == 0:
@@ -69,9 +70,6 @@ def _tensors(tensors: Any, op: str) -> list:
                 raise TypeError(f"{op}: expected tensors, got {type(t).__name__}")
             t = as_tensor(t, like)
         out.append(t)
-    kinds = {t._values.dtype.kind for t in out}
-    if len(kinds) > 1:
-        raise TypeError(f"{op}: cannot mix dtypes {sorted({t.dtype for t in out})}")
     return out
 
 
