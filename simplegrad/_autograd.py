@@ -157,7 +157,8 @@ class Function:
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except MemoryError as error:
-            raise _named(error, cls.__name__.lower()) from None  # (Mul -> "mul", as elsewhere)
+            name = oper if oper and oper.isidentifier() else cls.__name__.lower()  # "*": Mul, "mul"
+            raise _named(error, name) from None
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
             if out.dtype == np.float64 and any(

@@ -121,8 +121,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.shuffle = _settings.check_bool(shuffle, "shuffle", "DataLoader")
-        self.drop_last = _settings.check_bool(drop_last, "drop_last", "DataLoader")
+        self.shuffle = _settings.check_bool(shuffle, "shuffle", "DataLoader", none=False)
+        self.drop_last = _settings.check_bool(drop_last, "drop_last", "DataLoader", none=False)
 
     def __len__(self) -> int:
         n = len(self.dataset)

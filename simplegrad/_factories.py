@@ -33,6 +33,8 @@ def _shape(shape: Any, op: str) -> tuple:
 def _finish(values: np.ndarray, op: str, comp_grad, requires_grad, label, device) -> Tensor:
     comp_grad = resolve_alias(op, comp_grad, requires_grad, "comp_grad", "requires_grad")
     _settings.require_device(device, op)
+    if comp_grad is not None:
+        comp_grad = _settings.check_bool(comp_grad, "comp_grad", op)
     if comp_grad is None:
         comp_grad = values.dtype.kind == "f" and _settings.get_comp_grad()
     elif comp_grad and values.dtype.kind != "f":
@@ -199,7 +201,15 @@ def _shape_of(x: Any, op: str) -> tuple:
     """The shape of a Tensor or of an array of numbers (a list, a NumPy array, a number)."""
     if isinstance(x, Tensor):
         return x.shape
+    shape = getattr(x, "shape", None)  # a NumPy array, another library's tensor: not converted
+    if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
+        return tuple(shape)
     array = as_array(x, op)
+    if array.dtype.kind == "O" and not any(v is None for v in array.flat):
+        try:  # Python ints past int64 are numbers (None would become NaN; strings fail)
+            array = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            pass
     if array.dtype.kind not in "fiub":
         raise TypeError(f"{op}: expected a Tensor or an array of numbers, got {type(x).__name__}")
     return array.shape

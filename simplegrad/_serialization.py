@@ -50,8 +50,8 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
     """
     with_suffix = npz_path(path, "load")
     as_given = os.fsdecode(path)
-    if os.path.isdir(as_given):  # (not the file beside it with ".npz" added)
-        raise IsADirectoryError(f"load: '{as_given}' is a directory")
+    if not os.path.exists(with_suffix) and os.path.isdir(as_given):
+        raise IsADirectoryError(f"load: '{as_given}' is a directory")  # (not "no such file")
     # The name `save` writes (".npz" added) first; else the path as given when it names a file
     # (a checkpoint renamed "ckpt.pt").
     path = with_suffix
@@ -71,8 +71,11 @@ def read_npz(path: Any, what: str) -> Dict[str, np.ndarray]:
     except IsADirectoryError:
         raise IsADirectoryError(f"load: '{path}' is a directory") from None
     except damaged as error:
-        if "pickle" in str(error):  # NumPy's guess for bytes that are neither .npz nor .npy
-            raise not_ours("it is neither a .npz archive nor a .npy array") from None
+        if "allow_pickle" in str(error):  # NumPy's guess for bytes it does not know, or a .npy
+            raise not_ours(  # of objects: its advice to unpickle is not ours to give
+                "it is no .npz archive of plain arrays (unknown bytes, or pickled objects, which "
+                "simplegrad never loads)"
+            ) from None
         raise not_ours(error) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise not_ours("it holds a single array, not an archive")
@@ -212,8 +215,8 @@ def write_npz(flat: Dict[str, np.ndarray], path: Any) -> None:
         >>> write_npz({"fc.weight": np.ones(3)}, "model")   # writes model.npz
     """
     target = npz_path(path, "save")
-    if os.path.isdir(os.fsdecode(path)):  # (not a file beside it with ".npz" added)
-        raise IsADirectoryError(f"save: '{os.fsdecode(path)}' is a directory")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"save: '{target}' is a directory")
     for key in flat:  # a zip member's name: UTF-8, at most 65535 bytes
         try:
             size = len(f"{key}.npy".encode("utf-8"))

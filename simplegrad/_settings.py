@@ -32,8 +32,11 @@ def check_dtype(dtype, op: str = "dtype", allow_bool: bool = False) -> str:
     raise TypeError(f"{op}: dtype must be one of {DTYPES}, got {dtype!r}")
 
 
-def check_bool(value: Any, name: str, op: str) -> bool:
-    """`value` (a bool or NumPy bool) as a bool; anything else, 'no' or 1 included, a TypeError."""
+def check_bool(value: Any, name: str, op: str, none: Optional[bool] = None) -> bool:
+    """`value` (a bool or NumPy bool) as a bool; anything else, 'no' or 1 included, a TypeError.
+    With `none` given, None stands for it (options whose PyTorch default is None)."""
+    if value is None and none is not None:
+        return none
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
     return bool(value)

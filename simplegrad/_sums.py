@@ -23,7 +23,9 @@ _LONG = 16 * _BLOCK
 def _outer_axes(x: np.ndarray, axes: tuple) -> list:
     """The reduced axes NumPy adds one slice at a time: all but those its inner loop walks (the
     unit-stride axis, with the reduced axes contiguous with it, which NumPy merges into one)."""
-    order = sorted((d for d in range(x.ndim) if x.shape[d] > 1), key=lambda d: abs(x.strides[d]))
+    order = sorted(  # (equal strides, as in a sliding window view: the later axis is inner)
+        (d for d in range(x.ndim) if x.shape[d] > 1), key=lambda d: (abs(x.strides[d]), -d)
+    )
     inner, span = set(), x.itemsize
     for d in order:
         if d not in axes or abs(x.strides[d]) != span:

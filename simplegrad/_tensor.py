@@ -265,7 +265,7 @@ class Tensor:
             grad: gradient w.r.t. this tensor (broadcastable to its shape); ones when None.
             retain_graph: keep the graph's saved buffers for another backward.
         """
-        retain_graph = _settings.check_bool(retain_graph, "retain_graph", "backward")
+        retain_graph = _settings.check_bool(retain_graph, "retain_graph", "backward", none=False)
         _autograd.backward(self, grad, retain_graph)
 
     def zero_grad(self) -> None:
@@ -360,7 +360,10 @@ class Tensor:
             )
         if element.dtype.kind not in "fiub":
             raise TypeError(f"Tensor.__contains__: expected numbers, got dtype {element.dtype}")
-        return bool(np.any(self._values == element))
+        try:
+            return bool(np.any(self._values == element))
+        except ValueError as error:  # shapes that do not broadcast
+            raise ValueError(f"Tensor.__contains__: {error}") from None
 
     def __bool__(self) -> bool:
         if self._values.size != 1:

@@ -73,6 +73,12 @@ def reshaped_after_forward() -> sg.Tensor:
     return y
 
 
+def written_then_scheduled(lr) -> None:
+    opt = OPT()
+    opt.param_groups[0]["lr"] = lr
+    sg.sch.StepLR(opt, step_size=1, gamma=0.5).step()
+
+
 def stepped_with_group(opt: sg.opt.Optimizer, **settings) -> None:
     opt.param_groups[0].update(settings)  # written directly, as PyTorch users do
     for p in opt.param_groups[0]["params"].values():
@@ -515,6 +521,11 @@ CASES = [
      "conv2d: groups must be an int, got"),
     ("Function-without-backward", lambda: NoBackward.apply(sg.ones(2)).backward(),
      NotImplementedError, "Function.backward: "),
+    ("zeros-comp_grad-string", lambda: sg.zeros(2, comp_grad="no"), TypeError, "zeros: comp_grad"),
+    ("train-mode-string", lambda: nn.Linear(2, 2).train("no"), TypeError, "Linear.train: mode"),
+    ("contains-no-broadcast", lambda: sg.ones(3) in sg.ones(2), ValueError, "Tensor.__contains__"),
+    ("scheduler-lr-written-string", lambda: written_then_scheduled("0.01"), ValueError,
+     "SGD: lr must be"),
     ("clip-int-past-float", lambda: sg.clip(sg.ones(2), 0, 10**400), ValueError, "clip: max"),
     ("elu-int-past-float", lambda: sg.elu(sg.ones(2), alpha=10**400), ValueError, "elu: alpha"),
 ]

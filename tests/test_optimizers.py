@@ -206,6 +206,10 @@ def test_group_lrs_written_directly_are_kept_by_schedulers():
     a.grad, b.grad = np.ones(1), np.ones(1)
     opt.step()
     np.testing.assert_allclose([a.item(), b.item()], [0.95, 0.98], rtol=1e-6)
+    opt.param_groups[0]["lr"] = np.array(0.5)  # a 0-d array (or tensor) is a number
+    opt.step()
+    assert opt.param_groups[0]["lr"] == 0.5 and type(opt.param_groups[0]["lr"]) is float
+    np.testing.assert_allclose(a.item(), 0.45, rtol=1e-6)
 
 
 def test_group_overrides_change_the_update():

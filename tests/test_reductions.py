@@ -262,3 +262,15 @@ def test_the_mean_of_large_int64_values_does_not_wrap():
     big = sg.Tensor([2**62, 2**62], dtype="int64")
     assert sg.mean(big).item() == pytest.approx(2.0**62)
     assert sg.sum(big).item() == np.sum(np.array([2**62, 2**62]))  # (wraps, as NumPy's)
+
+
+def test_blocked_sums_of_views_with_equal_strides():
+    # A sliding window view has strides (4, 4): NumPy walks the later axis inside, so axis 0 is
+    # added one row at a time (2e-5 off for 2**20 rows of 0.1) and must be blocked.
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from simplegrad._sums import add_reduce
+
+    rows = sliding_window_view(np.full(2**20, 0.1, np.float32), 4)
+    exact = rows.astype(np.float64).sum(0)
+    np.testing.assert_allclose(add_reduce(rows, (0,), False), exact, rtol=1e-6)

@@ -169,6 +169,18 @@ def test_reduce_on_plateau_clamps_each_group_to_min_lr():
     np.testing.assert_allclose([t.item() for t in (a, b, c)], [-0.005] * 3, rtol=1e-6)
 
 
+def test_reduce_on_plateau_names_groups_reduced_on_their_own(capsys):
+    a, b = sg.zeros(1), sg.zeros(1)
+    opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.01)
+    s = sg.sch.ReduceLROnPlateauLR(opt, factor=0.5, patience=0, min_lr=0.01, verbose=True)
+    s.step(1.0)
+    s.step(1.0)  # the base is at min_lr already; the second group halves
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.5]
+    assert capsys.readouterr().out.splitlines() == [
+        "ReduceLROnPlateauLR: reducing learning rate of group 'group_1' to 5.0000e-01"
+    ]
+
+
 def test_group_learning_rates_keep_their_ratio():
     a, b = sg.zeros(1), sg.zeros(1)
     opt = sg.opt.SGD(param_groups=[{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)

@@ -645,3 +645,25 @@ def test_grad_assignment_converts_numbers_to_the_tensor_dtype():
     assert t.grad.dtype == np.float64 and t.grad.tolist() == [1.0, 2.0]
     t.grad = np.array([True, False])
     assert t.grad.tolist() == [1.0, 0.0]
+
+
+def test_pytorch_none_defaults_are_accepted():
+    x = sg.Tensor([1.0, 2.0])
+    (x * 2).backward(retain_graph=None)  # torch's default; only bools otherwise ('no' is truthy)
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    loader = sg.data.DataLoader(sg.data.TensorDataset(np.arange(4.0)), 2, shuffle=None,
+                                drop_last=None)
+    assert [b[0].values.tolist() for b in loader] == [[0.0, 1.0], [2.0, 3.0]]
+
+
+def test_like_factories_read_the_shape_of_other_arrays():
+    class Foreign:  # another library's tensor: a shape, and values NumPy may not read
+        shape = (2, 3)
+
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("cannot convert")
+
+    assert sg.zeros_like(Foreign()).shape == (2, 3)
+    assert sg.ones_like([2**70, 1]).shape == (2,)  # Python ints past int64 are numbers
+    assert sg.nn.LayerNorm(np.array(4)).normalized_shape == (4,)
+    assert sg.nn.LayerNorm(range(2, 4)).normalized_shape == (2, 3)

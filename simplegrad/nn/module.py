@@ -153,6 +153,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Alias of `set_train_mode()` (`train(False)` is `set_eval_mode()`)."""
+        mode = _settings.check_bool(mode, "mode", f"{type(self).__name__}.train")
         return self.set_train_mode() if mode else self.set_eval_mode()
 
     def eval(self) -> "Module":

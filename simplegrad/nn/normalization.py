@@ -20,8 +20,10 @@ def _shape_tuple(value: Any, op: str) -> tuple:
     def is_int(v: Any) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     items = (value,) if is_int(value) else value
-    if not isinstance(items, (tuple, list, np.ndarray)) or not all(is_int(v) for v in items):
+    if not isinstance(items, (tuple, list, range, np.ndarray)) or not all(is_int(v) for v in items):
         raise TypeError(
             f"{op}: normalized_shape must be an int or a sequence of ints, got {value!r}"
         )

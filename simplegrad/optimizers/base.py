@@ -241,6 +241,7 @@ class Optimizer:
     def _set_base_lr(self, value: float) -> None:
         """Sets the base lr and each group's lr to ratio * value (what schedulers call)."""
         self._validate({"lr": value})
+        self._check_groups()  # (lrs written into param_groups directly, then kept as ratios)
         self._adopt_written_lrs()
         if float(value) != self._base_lr:
             for group, ratio in zip(self.param_groups, self._lr_ratios):
@@ -268,6 +269,10 @@ class Optimizer:
         """Checks every group's settings again before a step: param_groups can be written
         directly (an lr of nan or -1 would otherwise reach the parameters)."""
         for group in self.param_groups:
+            for key in self.defaults:  # a 0-d array or tensor written as a value (lr = np.array(.5))
+                value = group[key]
+                if not isinstance(value, (bool, int, float, str)) and getattr(value, "ndim", 1) == 0:
+                    group[key] = value.item()
             try:
                 self._validate({key: group[key] for key in self.defaults})
             except (TypeError, ValueError) as error:

@@ -105,7 +105,8 @@ class ReduceLROnPlateauLR(Scheduler):
         min_lr (as PyTorch clamps each group: a group with a smaller lr than the base stops at
         min_lr, and one with a larger lr goes on down to it after the base has stopped)."""
         opt = self.optimizer
-        groups = [self._reduced(group["lr"]) for group in opt.param_groups]
+        old_lrs = [group["lr"] for group in opt.param_groups]
+        groups = [self._reduced(lr) for lr in old_lrs]
         old = opt.lr
         new = self._reduced(old)
         if new != old:
@@ -113,5 +114,11 @@ class ReduceLROnPlateauLR(Scheduler):
             if self.verbose:
                 print(f"ReduceLROnPlateauLR: reducing learning rate to {new:.4e}")
         for index, lr in enumerate(groups):
-            if opt.param_groups[index]["lr"] != lr:
+            group = opt.param_groups[index]
+            if group["lr"] != lr:  # clamped, or reduced while the base stays: on its own
                 opt._set_group_lr(index, lr)
+                if self.verbose and lr < old_lrs[index]:
+                    print(
+                        f"ReduceLROnPlateauLR: reducing learning rate of group "
+                        f"'{group['label']}' to {lr:.4e}"
+                    )
