@@ -14,8 +14,9 @@ import numpy as np
 # that a block adds at most _BLOCK slices (blocks of one index when the other reduced outer axes
 # alone add more: those are then blocked in turn), the blocks are summed in float32 and their
 # sums added in float64: the error is below 1e-6 then, about 1e-7 for values of both signs (as
-# PyTorch's cascade sums), in 0.9-1.3x NumPy's time (benchmarks/NOTES.md, item 23). Sums of up to
-# _LONG slices (a batch of 512) keep NumPy's order: no call overhead, errors up to 4e-6.
+# PyTorch's cascade sums), in 1.0-1.2x NumPy's time on large arrays (benchmarks/NOTES.md, item
+# 23). Sums of up to _LONG slices (a batch of 512) keep NumPy's order: no call overhead, errors
+# up to 4e-6.
 _BLOCK = 32
 _LONG = 16 * _BLOCK
 

@@ -349,7 +349,7 @@ class Tensor:
             yield self[i]
 
     def __contains__(self, element: Any) -> bool:
-        """`element in t`: whether an element of t equals it (as in PyTorch; `==` stays identity)."""
+        """`element in t`: whether an element of t equals it (as PyTorch; `==` stays identity)."""
         if isinstance(element, Tensor):
             element = element._values
         elif isinstance(element, (bool, int, float, np.generic, np.ndarray)):

@@ -269,9 +269,10 @@ class Optimizer:
         """Checks every group's settings again before a step: param_groups can be written
         directly (an lr of nan or -1 would otherwise reach the parameters)."""
         for group in self.param_groups:
-            for key in self.defaults:  # a 0-d array or tensor written as a value (lr = np.array(.5))
+            for key in self.defaults:  # a 0-d array or tensor written in (lr = np.array(0.5))
                 value = group[key]
-                if not isinstance(value, (bool, int, float, str)) and getattr(value, "ndim", 1) == 0:
+                plain = isinstance(value, (bool, int, float, str))
+                if not plain and getattr(value, "ndim", 1) == 0:
                     group[key] = value.item()
             try:
                 self._validate({key: group[key] for key in self.defaults})
