@@ -158,7 +158,7 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except MemoryError as error:
             name = oper if oper and oper.isidentifier() else cls.__name__.lower()  # "*": Mul, "mul"
-            raise _named(error, name) from None
+            raise _memory.named_by(error, name) from None
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
             if out.dtype == np.float64 and any(
@@ -335,14 +335,6 @@ def _send_to_parents(node: Node, input_grads: Any, grads: dict) -> None:
             grads[id(parent)] = total
 
 
-def _named(error: MemoryError, op: str) -> MemoryError:
-    """An out-of-memory error of the core's allocator ("empty: ...") named by the op that asked."""
-    message = str(error)
-    if not message.startswith("empty:"):
-        return error
-    return MemoryError(f"{op}:{message[len('empty:'):]}")
-
-
 def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
     """Runs reverse-mode differentiation from `root`, accumulating into the leaves' `.grad`."""
     if not root.comp_grad:
@@ -399,7 +391,7 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
         except BaseException as error:
             node.released = False  # a failed backward leaves the graph usable, as before it
             if isinstance(error, MemoryError):
-                raise _named(error, f"{node.function.__name__}.backward") from None
+                raise _memory.named_by(error, f"{node.function.__name__}.backward") from None
             raise
         if not retain_graph:
             node.ctx.__dict__.clear()

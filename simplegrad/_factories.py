@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _memory, _settings
-from ._tensor import Tensor, as_array, resolve_alias
+from ._tensor import Tensor, _array_from, resolve_alias
 
 __all__ = ["zeros", "ones", "full", "normal", "uniform", "randn", "rand", "arange", "eye",
            "zeros_like", "ones_like", "tensor"]
@@ -204,15 +204,7 @@ def _shape_of(x: Any, op: str) -> tuple:
     shape = getattr(x, "shape", None)  # a NumPy array, another library's tensor: not converted
     if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
         return tuple(shape)
-    array = as_array(x, op)
-    if array.dtype.kind == "O" and not any(v is None for v in array.flat):
-        try:  # Python ints past int64 are numbers (None would become NaN; strings fail)
-            array = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            pass
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: expected a Tensor or an array of numbers, got {type(x).__name__}")
-    return array.shape
+    return _array_from(x, None, op).shape  # (a list or number: converted as sg.Tensor takes it)
 
 
 def tensor(values: Any, dtype: Optional[str] = None, comp_grad: Optional[bool] = None,

@@ -24,9 +24,10 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
     except (MemoryError, ValueError) as error:
         if not op:
             raise
-        message = str(error)  # the core's start with "empty:"; pybind11's (> 64 dims) do not
-        rest = message[len("empty:"):] if message.startswith("empty:") else " " + message
-        raise type(error)(f"{op}:{rest}") from None
+        renamed = named_by(error, op)
+        if renamed is error:  # pybind11's (> 64 dims) has no "empty:" to replace
+            renamed = type(error)(f"{op}: {error}")
+        raise renamed from None
     except TypeError:  # checked only now, off the hot path: dims past int64 the core cannot take
         dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         if any(isinstance(d, (int, np.integer)) and d >= 2**63 for d in dims):
@@ -34,6 +35,15 @@ def empty(shape, dtype, op: str = "") -> np.ndarray:
                 f"{op or 'empty'}: a tensor of shape {dims} does not fit in memory"
             ) from None
         raise
+
+
+def named_by(error: Exception, op: str) -> Exception:
+    """The core allocator's error ("empty: ...") as the same kind of error named by `op`, the op
+    that asked for the memory; any other error as it is."""
+    message = str(error)
+    if not message.startswith("empty:"):
+        return error
+    return type(error)(f"{op}:{message[len('empty:'):]}")
 
 
 def buffer_of(array: np.ndarray):

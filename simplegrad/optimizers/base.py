@@ -269,13 +269,15 @@ class Optimizer:
         """Checks every group's settings again before a step: param_groups can be written
         directly (an lr of nan or -1 would otherwise reach the parameters)."""
         for group in self.param_groups:
-            for key in self.defaults:  # a 0-d array or tensor written in (lr = np.array(0.5))
+            settings = {}
+            for key in self.defaults:
                 value = group[key]
                 plain = isinstance(value, (bool, int, float, str))
-                if not plain and getattr(value, "ndim", 1) == 0:
-                    group[key] = value.item()
+                if not plain and getattr(value, "ndim", 1) == 0:  # written as np.array(0.5)
+                    value = group[key] = value.item()
+                settings[key] = value
             try:
-                self._validate({key: group[key] for key in self.defaults})
+                self._validate(settings)
             except (TypeError, ValueError) as error:
                 raise type(error)(f"{error} (in param group '{group['label']}')") from None
 
@@ -297,9 +299,8 @@ class Optimizer:
                 f"set_param: unknown hyperparameter {key!r} for {self._op}; "
                 f"known: {sorted(self.defaults)}"
             )
-        self._validate({key: value})
         indices = range(len(self.param_groups)) if group is None else [self._group_index(group)]
-        for i in indices:  # every group checked before any is changed
+        for i in indices:  # every group checked, with the new value, before any is changed
             self._validate({**{k: self.param_groups[i][k] for k in self.defaults}, key: value})
         for i in indices:
             self.param_groups[i][key] = value
